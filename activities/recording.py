@@ -1,0 +1,61 @@
+"""record_abandonment and record_outcome: the journey's milestones in the database."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from temporalio import activity
+
+from services.clock import from_ts, to_ts
+from services.store.tables import Cart, Message, Order, Outcome
+from workflows.types import AbandonmentRecord, OutcomeRecord
+
+
+class RecordingActivities:
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    @activity.defn(name="record_abandonment")
+    def record_abandonment(self, record: AbandonmentRecord) -> None:
+        with Session(self._engine) as session:
+            cart = session.get(Cart, record.cart_key)
+            if cart is None:
+                raise LookupError(f"cart {record.cart_key} is not in the database")
+            cart.abandoned_at = from_ts(record.at)
+            cart.holdout = record.holdout
+            cart.journey_state = "holdout" if record.holdout else "abandoned"
+            session.add(cart)
+            session.commit()
+
+    @activity.defn(name="record_outcome")
+    def record_outcome(self, record: OutcomeRecord) -> None:
+        with Session(self._engine) as session:
+            cart = session.get(Cart, record.cart_key)
+            if cart is None:
+                raise LookupError(f"cart {record.cart_key} is not in the database")
+            order = session.get(Order, record.order_key) if record.order_key is not None else None
+            outcome = session.get(Outcome, cart.id) or Outcome(cart_id=cart.id, status=record.status, recorded_at=from_ts(record.at))
+            outcome.status = record.status
+            outcome.holdout = record.holdout
+            outcome.touches_sent = record.touches_sent
+            outcome.attributed_touch = record.attributed_touch
+            outcome.reason = record.reason
+            outcome.recorded_at = from_ts(record.at)
+            if order is not None:
+                outcome.order_id = order.order_id
+                outcome.value_cents = order.value_cents
+                outcome.currency = order.currency
+                if record.abandoned_at is not None:
+                    outcome.time_to_recovery_s = max(0.0, to_ts(order.received_at) - record.abandoned_at)
+            if record.attributed_touch is not None:
+                outcome.attributed_channel = session.exec(
+                    select(Message.channel).where(
+                        Message.cart_id == cart.id, Message.touch == record.attributed_touch, Message.status == "sent"
+                    )
+                ).first()
+            cart.status = record.status
+            cart.journey_state = "done"
+            cart.closed_at = from_ts(record.at)
+            session.add(outcome)
+            session.add(cart)
+            session.commit()

@@ -1,0 +1,140 @@
+"""send_touch: re-check permission, render, deliver through apprise, record - once per touch.
+
+The message row keyed by `{workflow id}/{touch}` is written before the provider call and marked
+sent after it, so a retried activity whose first attempt reached "sent" never sends again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.message_context import build_message_context
+from activities.plan_context import build_plan_context
+from channel_models import channel_masks
+from message_templates import RenderedMessage, TemplateRenderer
+from services.clock import from_ts
+from services.contacts import audience_hash
+from services.delivery import Delivery, DeliveryError
+from services.settings import Settings
+from services.store.customers import contacts_of
+from services.store.tables import Cart, Customer, Decision, Message
+from services.unsubscribe import make_token
+from workflows.types import SendRequest, SendResult
+
+log = logging.getLogger(__name__)
+
+_RECIPIENT_KIND = {"email": "email", "sms": "phone", "push": "push_token"}
+
+
+class SendingActivities:
+    def __init__(self, engine: Engine, settings: Settings, delivery: Delivery | None = None, renderer: TemplateRenderer | None = None):
+        self._engine = engine
+        self._settings = settings
+        self._delivery = delivery or Delivery(settings)
+        self._renderer = renderer or TemplateRenderer()
+
+    @activity.defn(name="send_touch")
+    def send_touch(self, req: SendRequest) -> SendResult:
+        with Session(self._engine) as session:
+            decision = session.get(Decision, req.decision_id)
+            cart = session.get(Cart, req.cart_key)
+            if decision is None or cart is None or decision.channel is None:
+                raise ApplicationError(f"decision {req.decision_id} for cart {req.cart_key} not found", non_retryable=True)
+            channel = decision.channel
+            message = session.exec(select(Message).where(Message.idempotency_key == req.idempotency_key)).first()
+            if message is not None and message.status == "sent":
+                return SendResult("already_sent", message.channel, "accepted by the provider on an earlier attempt")
+
+            now = from_ts(req.now)
+            allowed, blocked = channel_masks(
+                build_plan_context(
+                    session, self._settings, cart, touch=req.touch, max_touches=req.touch, now=now,
+                    abandoned_at=cart.abandoned_at or now, deadline=now,
+                )
+            )
+            if message is None:
+                message = Message(
+                    idempotency_key=req.idempotency_key, cart_id=cart.id, decision_id=decision.id, touch=req.touch,
+                    channel=channel, status="sending", created_at=now,
+                )
+            message.decision_id, message.channel, message.attempts = decision.id, channel, message.attempts + 1
+            if not allowed.get(channel):
+                message.status, message.provider_result = "skipped", f"blocked at send time: {blocked.get(channel)}"
+                self._save(session, message)
+                return SendResult("skipped", channel, message.provider_result)
+            message.status = "sending"
+            self._save(session, message)
+
+            customer = session.get(Customer, cart.customer_id) if cart.customer_id else None
+            contacts = contacts_of(session, cart.customer_id) if cart.customer_id else {}
+            rendered = self._render(session, cart, customer, contacts, decision)
+            recipient = self._recipient(channel, contacts)
+            headers = self._headers(channel, customer, req)
+            try:
+                delivered = self._delivery.send(channel, recipient, rendered, headers)
+            except DeliveryError as err:
+                message.provider_result = str(err)[:1000]
+                if err.permanent:
+                    message.status = "failed"
+                    self._save(session, message)
+                    raise ApplicationError(f"{channel} recipient refused: {err}", type="InvalidRecipient", non_retryable=True)
+                self._save(session, message)
+                raise
+            message.status, message.sent_at, message.template = "sent", now, rendered.template
+            message.rendered_hash = hashlib.sha256(_fingerprint(rendered).encode()).hexdigest()
+            message.provider_result = f"accepted by {delivered.provider}"
+            cart.journey_state = f"touch {req.touch} sent"
+            session.add(cart)
+            self._save(session, message)
+            log.info("touch sent cart=%s touch=%s channel=%s", cart.id, req.touch, channel)
+            return SendResult("sent", channel)
+
+    def _render(self, session, cart, customer, contacts, decision) -> RenderedMessage:
+        unsubscribe = ""
+        if customer is not None:
+            token = make_token(self._settings.signing_key(), customer.id, decision.channel, int(time.time()))
+            unsubscribe = f"{self._settings.public_url}/unsubscribe/{token}"
+        returning = bool(customer) and session.exec(
+            select(Cart.id).where(Cart.customer_id == customer.id, Cart.status == "completed")
+        ).first() is not None
+        context = build_message_context(
+            self._settings, cart, customer, contacts, decision, returning=returning, unsubscribe_url=unsubscribe
+        )
+        return self._renderer.render(decision.channel, decision.reason, context)
+
+    @staticmethod
+    def _recipient(channel: str, contacts) -> str:
+        if channel == "retargeting":
+            for kind in ("audience_id", "email", "phone"):
+                if kind in contacts:
+                    return audience_hash(contacts[kind].normalized)
+        elif _RECIPIENT_KIND[channel] in contacts:
+            return contacts[_RECIPIENT_KIND[channel]].normalized if channel != "push" else contacts["push_token"].value
+        raise ApplicationError(f"no {channel} recipient on file", type="InvalidRecipient", non_retryable=True)
+
+    def _headers(self, channel: str, customer, req: SendRequest) -> dict[str, str]:
+        if channel != "email" or customer is None:
+            return {}
+        token = make_token(self._settings.signing_key(), customer.id, "email", int(time.time()))
+        return {
+            "List-Unsubscribe": f"<{self._settings.public_url}/unsubscribe/{token}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "X-Cartrecovery-Touch": hashlib.sha256(req.idempotency_key.encode()).hexdigest()[:32],
+        }
+
+    @staticmethod
+    def _save(session: Session, message: Message) -> None:
+        session.add(message)
+        session.commit()
+        session.refresh(message)
+
+
+def _fingerprint(message: RenderedMessage) -> str:
+    return "\x00".join(str(part) for part in (message.subject, message.html, message.text, message.payload))

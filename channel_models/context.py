@@ -1,0 +1,61 @@
+"""What the planner sees and what it decides. Plain dataclasses: no personal data, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Mapping
+
+CHANNELS = ("email", "sms", "push", "retargeting")
+REASONS = ("shipping_cost", "price", "indecision", "technical", "other")
+BUCKETS = ("Very low", "Low", "Moderate", "High", "Very high")
+INCENTIVES = ("free_shipping", "discount")
+
+
+@dataclass(frozen=True)
+class Reachability:
+    """What we hold for one channel of one customer (booleans only, never the contact itself)."""
+
+    captured: bool = False  # address / valid E.164 phone / push token / audience id present
+    consent: str | None = None  # "granted", "revoked" or None (never asked / unknown)
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    touch: int  # 1-based number of the touch being planned
+    max_touches: int
+    now: datetime  # timezone-aware, on the service clock (CR_TIME_SCALE applied)
+    abandoned_at: datetime
+    deadline: datetime  # end of the attribution window: nothing is sent after it
+    cart_value: float
+    item_count: int
+    stage: str  # cart / checkout / shipping / payment
+    orders: int = 0  # customer's previous orders
+    total_spent: float = 0.0
+    previous_abandonments: int = 0
+    signal_counts: Mapping[str, int] = field(default_factory=dict)
+    configured: tuple[str, ...] = ()  # channels with a delivery URL
+    reachability: Mapping[str, Reachability] = field(default_factory=dict)
+    email_requires_consent: bool = False
+    previous_channels: tuple[str, ...] = ()  # channels of this cart's earlier touches, in order
+    excluded: tuple[str, ...] = ()  # channels that failed permanently for this cart
+    incentives_available: tuple[str, ...] = ()  # incentives whose code is configured
+    device: str | None = None
+
+
+@dataclass(frozen=True)
+class TouchDecision:
+    stop: bool
+    stop_reason: str | None
+    channel: str | None
+    send_at: datetime | None  # on the service clock
+    reason: str
+    reason_confidence: float
+    propensity: float  # probability the cart comes back without help
+    bucket: str
+    incentive: str | None
+    allowed: Mapping[str, bool]
+    blocked: Mapping[str, str]  # channel -> why it was masked
+    explanation: tuple[str, ...] = ()
+    action_propensity: float = 1.0  # probability the policy had of choosing this action
+    policy: str = "rules-v1"

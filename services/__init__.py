@@ -1,0 +1,1 @@
+"""Settings, storage, platform adapters, delivery, HTTP API, CLI and the embedded runtime."""

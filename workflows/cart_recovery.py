@@ -1,0 +1,248 @@
+"""CartRecoveryWorkflow: one durable journey per cart.
+
+WATCHING -> (idle for abandon_after) -> ABANDONED -> HOLDOUT or TOUCH 1..max -> ATTRIBUTION -> DONE.
+
+An order before abandonment ends the journey as "completed" (it was never abandoned, so it is not a
+recovery). An order after abandonment and before the attribution deadline (abandonment + window)
+is a recovery, attributed to the last touch sent before it. A cart update while a touch waits means
+the shopper is back: the journey watches for idleness again and then re-plans that touch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.types import (
+    AbandonmentRecord,
+    CartUpdated,
+    ConsentChanged,
+    OrderPlaced,
+    OutcomeRecord,
+    PlanRequest,
+    RecoveryInput,
+    RecoveryResult,
+    SendRequest,
+    SendResult,
+    SignalObserved,
+    TouchPlan,
+)
+
+PLAN_OPTIONS = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+)
+SEND_OPTIONS = dict(
+    start_to_close_timeout=timedelta(seconds=60),
+    schedule_to_close_timeout=timedelta(hours=1),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=2),
+        non_retryable_error_types=["InvalidRecipient"],
+    ),
+)
+RECORD_OPTIONS = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+)
+MAX_PLANS_PER_TOUCH = 5  # fallbacks after a permanent failure or a consent change
+
+
+def in_holdout(cart_key: str, percent: float) -> bool:
+    """Deterministic control-group assignment: the same cart always lands in the same group."""
+    bucket = int(hashlib.sha256(f"holdout:{cart_key}".encode()).hexdigest()[:8], 16) % 10_000
+    return bucket < percent * 100
+
+
+@workflow.defn
+class CartRecoveryWorkflow:
+    @workflow.init
+    def __init__(self, inp: RecoveryInput) -> None:
+        self._inp = inp
+        self._abandoned_at: float | None = None
+        self._holdout = False
+        self._version = 0
+        self._order: OrderPlaced | None = None
+        self._order_at: float | None = None
+        self._consent_changes = 0
+        self._stop_reason: str | None = None
+        self._state = "watching"
+        self._touches_sent: list[tuple[int, float]] = []  # (touch, sent_at)
+
+    # --- signals: only record what happened; stale or repeated events change nothing ---
+    @workflow.signal
+    def cart_updated(self, update: CartUpdated) -> None:
+        self._version = max(self._version, update.version)
+
+    @workflow.signal
+    def order_placed(self, order: OrderPlaced) -> None:
+        if self._order is None:
+            self._order = order
+            self._order_at = self._now()
+
+    @workflow.signal
+    def consent_changed(self, change: ConsentChanged) -> None:
+        self._consent_changes += 1
+
+    @workflow.signal
+    def signal_observed(self, observed: SignalObserved) -> None:
+        # Behaviour is stored by the API and read by the planner; nothing to change here.
+        pass
+
+    @workflow.signal
+    def erase(self) -> None:
+        self._stop_reason = self._stop_reason or "erased"
+
+    @workflow.signal
+    def superseded(self) -> None:
+        self._stop_reason = self._stop_reason or "superseded"
+
+    @workflow.query
+    def state(self) -> str:
+        return self._state
+
+    # --- the journey ---
+    @workflow.run
+    async def run(self, inp: RecoveryInput) -> RecoveryResult:
+        if not await self._watch():
+            return await self._finish()
+        abandoned_at = self._abandoned_at = self._now()
+        holdout = self._holdout = in_holdout(inp.cart_key, inp.holdout_percent)
+        self._state = "holdout" if holdout else "abandoned"
+        await workflow.execute_activity(
+            "record_abandonment", AbandonmentRecord(inp.cart_key, abandoned_at, holdout), **RECORD_OPTIONS
+        )
+        deadline = abandoned_at + inp.attribution_window_s
+        if not holdout:
+            await self._touches(abandoned_at, deadline)
+            self._state = "attribution"
+        await self._wait_until(deadline, lambda: self._ended())
+        return await self._finish()
+
+    async def _watch(self) -> bool:
+        """Wait for the cart to go idle. True when abandoned; False when ordered or stopped first."""
+        self._state = "watching"
+        while True:
+            seen = self._version
+            changed = await self._wait_for(
+                self._inp.abandon_after_s, lambda: self._ended() or self._version != seen
+            )
+            if self._ended():
+                return False
+            if not changed:
+                return True
+
+    async def _touches(self, abandoned_at: float, deadline: float) -> None:
+        touch, excluded, plans = 1, [], 0
+        while touch <= self._inp.max_touches and not self._ended():
+            self._state = f"touch {touch}"
+            plans += 1
+            plan: TouchPlan = await workflow.execute_activity(
+                "plan_touch",
+                PlanRequest(
+                    self._inp.cart_key, touch, self._inp.max_touches, self._now(), abandoned_at, deadline, excluded
+                ),
+                result_type=TouchPlan,
+                **PLAN_OPTIONS,
+            )
+            if plan.stop:
+                return
+            version, consents = self._version, self._consent_changes
+            interrupted = await self._wait_until(
+                plan.send_at,
+                lambda: self._ended() or self._version != version or self._consent_changes != consents,
+            )
+            if self._ended():
+                return
+            if interrupted:
+                if self._version != version and not await self._watch():
+                    return
+                if plans >= MAX_PLANS_PER_TOUCH * self._inp.max_touches:
+                    return
+                continue  # re-plan this touch with what changed
+            outcome = await self._send(touch, plan)
+            if outcome == "sent":
+                touch, excluded = touch + 1, []
+            elif outcome == "failed":
+                excluded = excluded + [plan.channel]
+            if plans >= MAX_PLANS_PER_TOUCH * self._inp.max_touches:
+                return
+
+    async def _send(self, touch: int, plan: TouchPlan) -> str:
+        key = f"{workflow.info().workflow_id}/{touch}"
+        try:
+            result: SendResult = await workflow.execute_activity(
+                "send_touch",
+                SendRequest(self._inp.cart_key, plan.decision_id, touch, key, self._now()),
+                result_type=SendResult,
+                **SEND_OPTIONS,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == "InvalidRecipient":
+                return "failed"
+            raise
+        if result.status in ("sent", "already_sent"):
+            self._touches_sent.append((touch, self._now()))
+            return "sent"
+        return "skipped"
+
+    async def _finish(self) -> RecoveryResult:
+        inp, abandoned_at = self._inp, self._abandoned_at
+        attributed = None
+        if self._order is not None and abandoned_at is None:
+            status = "completed"
+        elif self._order is not None:
+            status = "recovered"
+            before = [t for t, at in self._touches_sent if at <= (self._order_at or 0)]
+            attributed = before[-1] if before else None
+        elif self._stop_reason:
+            status = "cancelled"
+        else:
+            status = "not_recovered"
+        self._state = "done"
+        await workflow.execute_activity(
+            "record_outcome",
+            OutcomeRecord(
+                cart_key=inp.cart_key,
+                status=status,
+                at=self._now(),
+                holdout=self._holdout,
+                order_key=self._order.order_key if self._order else None,
+                attributed_touch=attributed,
+                touches_sent=len(self._touches_sent),
+                abandoned_at=abandoned_at,
+                reason=self._stop_reason,
+            ),
+            **RECORD_OPTIONS,
+        )
+        return RecoveryResult(status, len(self._touches_sent), attributed, self._stop_reason)
+
+    # --- time on the service clock ---
+    def _ended(self) -> bool:
+        return self._order is not None or self._stop_reason is not None
+
+    def _now(self) -> float:
+        return self._inp.clock.to_service(workflow.now().timestamp())
+
+    async def _wait_until(self, service_time: float, condition) -> bool:
+        return await self._wait_for(service_time - self._now(), condition)
+
+    async def _wait_for(self, service_seconds: float, condition) -> bool:
+        """Durable timer raced against a condition. True if the condition won."""
+        if condition():
+            return True
+        real = self._inp.clock.real_seconds(service_seconds)
+        if real <= 0:
+            return False
+        try:
+            await workflow.wait_condition(condition, timeout=timedelta(seconds=real))
+            return True
+        except asyncio.TimeoutError:
+            return False
