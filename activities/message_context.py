@@ -10,7 +10,7 @@ from services.store.tables import Cart, Contact, Customer, Decision
 
 
 def money(cents: int | Decimal) -> str:
-    return f"{Decimal(cents) / 100:,.2f}"
+    return f"{Decimal(cents) / 100:.2f}"
 
 
 def incentive_for(decision: Decision, settings: Settings) -> dict | None:
@@ -40,8 +40,8 @@ def build_message_context(
                 "title": item.get("title", ""),
                 "variant_title": item.get("variant_title"),
                 "quantity": quantity,
-                "price": f"{price:,.2f}",
-                "line_total": f"{price * quantity:,.2f}",
+                "price": f"{price:.2f}",
+                "line_total": f"{price * quantity:.2f}",
                 "image_url": item.get("image_url"),
             }
         )

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 _SHOP_DOMAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$")
-TEMPORAL_TIMEOUT_S = 10
+TEMPORAL_TIMEOUT_S = 5
 
 
 @router.post(
@@ -116,7 +116,8 @@ async def handle(engine, settings, clock, journeys, shop, platform, receipt_id, 
     except OperationalError:
         log.exception("database unavailable while handling %s", topic)
         raise HTTPException(503, "database unavailable; retry later") from None
-    except (RPCError, asyncio.TimeoutError, ConnectionError):
+    except (RPCError, asyncio.TimeoutError, ConnectionError, RuntimeError):
+        # RuntimeError: the SDK's "failed client connect" when the server is down
         log.exception("workflow engine unavailable while handling %s", topic)
         raise HTTPException(503, "workflow engine unavailable; retry later") from None
     response = {"status": "accepted", "detail": stored.summary}

@@ -1,0 +1,82 @@
+"""A realistic render context, for tests and for the template editor's live preview."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+# (title, variant, quantity, unit price, image)
+_CATALOGUE = (
+    ("Merino Crew Sweater", "Charcoal / M", 1, "89.00", "https://cdn.acme-outfitters.example/p/merino-crew.jpg"),
+    ("Trail Running Socks", "3-pack", 2, "14.50", "https://cdn.acme-outfitters.example/p/trail-socks.jpg"),
+    ("Waxed Canvas Tote", None, 1, "65.00", None),
+    ("Leather Card Holder", "Tan", 1, "39.00", "https://cdn.acme-outfitters.example/p/card-holder.jpg"),
+    ("Insulated Bottle", "750 ml", 3, "29.00", None),
+)
+
+_INCENTIVES = {
+    "free_shipping": {"kind": "free_shipping", "code": "SHIPFREE", "percent": None},
+    "discount": {"kind": "discount", "code": "COMEBACK10", "percent": 10},
+}
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.strip().lower().encode()).hexdigest()
+
+
+def sample_context(
+    reason: str = "shipping_cost",
+    incentive: str | dict[str, Any] | None = None,
+    first_name: str | None = "Ada",
+    items: int = 2,
+    returning: bool = False,
+    *,
+    touch: int = 1,
+) -> dict[str, Any]:
+    """Build the full context every template receives (see renderer.py for the keys).
+
+    ``incentive`` is None, an incentive kind ("free_shipping" / "discount") or a ready dict.
+    ``items`` picks that many products (the catalogue repeats past five).
+    """
+    if isinstance(incentive, str):
+        incentive = dict(_INCENTIVES[incentive])
+    lines = []
+    for index in range(items):
+        title, variant, quantity, price, image = _CATALOGUE[index % len(_CATALOGUE)]
+        lines.append(
+            {
+                "title": title,
+                "variant_title": variant,
+                "quantity": quantity,
+                "price": price,
+                "line_total": f"{Decimal(price) * quantity:.2f}",
+                "image_url": image,
+            }
+        )
+    total = sum((Decimal(line["line_total"]) for line in lines), Decimal("0"))
+    return {
+        "shop": {
+            "name": "Acme Outfitters",
+            "address": "12 Market Street, Springfield, IL 62701, USA",
+            "support_url": "https://acme-outfitters.example/help",
+        },
+        "customer": {"first_name": first_name, "is_returning": returning},
+        "cart": {
+            "items": lines,
+            "total": f"{total:.2f}",
+            "currency": "USD",
+            "item_count": sum(line["quantity"] for line in lines),
+            "recovery_url": "https://acme-outfitters.example/cart/recover/8f3k2?token=c29b7e",
+        },
+        "reason": reason,
+        "touch": touch,
+        "bucket": "Moderate",
+        "incentive": incentive,
+        "unsubscribe_url": "https://acme-outfitters.example/unsubscribe/8f3k2?sig=9a1c04",
+        "sms_opt_out": "Reply STOP to opt out",
+        "audience": {
+            "hashed_email": _sha256("ada.lovelace@example.com"),
+            "hashed_phone": _sha256("+15555550123"),
+        },
+    }
