@@ -44,6 +44,15 @@ def from_ts(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
+def utc(moment: datetime | None) -> datetime | None:
+    """Platform timestamps arrive in the shop's offset; store them in UTC (naive means UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
 def to_ts(moment: datetime) -> float:
     if moment.tzinfo is None:  # stored naive by SQLite: always UTC
         moment = moment.replace(tzinfo=timezone.utc)

@@ -20,7 +20,8 @@ from services.settings import Settings
 from services.store import privacy
 from services.store.carts import open_carts_of, store_cart, store_order, store_signal
 from services.store.customers import record_consents, upsert_customer
-from services.store.tables import Cart, WebhookReceipt
+from services.store.prepared import run
+from services.store.tables import Cart
 from workflows.types import ConsentChanged, OrderPlaced, SignalObserved
 
 log = logging.getLogger(__name__)
@@ -42,19 +43,24 @@ class Stored:
 
 def already_received(engine: Engine, receipt_id: str) -> bool:
     with Session(engine) as session:
-        return session.get(WebhookReceipt, receipt_id) is not None
+        return _received(session, receipt_id)
 
 
 def mark_received(engine: Engine, receipt_id: str, topic: str, result: str, now: datetime) -> None:
     with Session(engine) as session:
-        if session.get(WebhookReceipt, receipt_id) is None:
-            session.add(WebhookReceipt(id=receipt_id, topic=topic, received_at=now, result=result[:200]))
-            session.commit()
+        run(session, "add_receipt", id=receipt_id, topic=topic, received_at=now, result=result[:200])
+        session.commit()
 
 
-def store_event(engine: Engine, settings: Settings, shop: str, platform: str, event: CanonicalEvent, now: datetime) -> Stored:
+def store_event(
+    engine: Engine, settings: Settings, shop: str, platform: str, event: CanonicalEvent, now: datetime,
+    receipt_id: str | None = None,
+) -> Stored | None:
+    """Store the event; None (and nothing written) when `receipt_id` was already processed."""
     region = settings.default_region
     with Session(engine) as session:
+        if receipt_id is not None and _received(session, receipt_id):
+            return None
         if isinstance(event, CartEvent):
             stored = _cart(session, shop, platform, event, now, region)
         elif isinstance(event, OrderEvent):
@@ -63,8 +69,8 @@ def store_event(engine: Engine, settings: Settings, shop: str, platform: str, ev
             actions = [JourneyAction(match.cart_key, "order_placed", OrderPlaced(match.order_id))] if match.cart_key else []
             stored = Stored(actions, "order matched to an open cart" if actions else "order stored; no open cart matched")
         elif isinstance(event, ConsentEvent):
-            customer = upsert_customer(session, shop, event.contact, now, region)
-            changed = record_consents(session, customer, event.consents, now) if customer else 0
+            customer_id = upsert_customer(session, shop, event.contact, now, region)
+            changed = record_consents(session, customer_id, event.consents, now) if customer_id else 0
             keys = open_carts_of(session, shop, event.contact, region) if changed else []
             stored = Stored([JourneyAction(k, "consent_changed", ConsentChanged(changed)) for k in keys], f"{changed} consent change(s)")
         elif isinstance(event, BehaviorSignal):
@@ -76,6 +82,10 @@ def store_event(engine: Engine, settings: Settings, shop: str, platform: str, ev
             raise TypeError(f"unsupported event {type(event).__name__}")
         session.commit()
     return stored
+
+
+def _received(session: Session, receipt_id: str) -> bool:
+    return run(session, "receipt_exists", id=receipt_id).first() is not None
 
 
 def _cart(session: Session, shop: str, platform: str, event: CartEvent, now: datetime, region: str) -> Stored:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from sqlalchemy import case, func
+from sqlalchemy import case, false, func
 from sqlmodel import Session, col, select
 
 from services.store.tables import Cart, Message, Outcome
@@ -32,9 +32,12 @@ def recovery_report(session: Session, shop: str | None = None, since: datetime |
         filters.append(col(Cart.abandoned_at) < until)
 
     recovered = Outcome.status == "recovered"
+    # false() renders as a literal, so SELECT and GROUP BY hold the same expression; a bound
+    # False becomes two different parameters and PostgreSQL rejects the grouping.
+    holdout = func.coalesce(Cart.holdout, false())
     groups = session.exec(
         select(
-            func.coalesce(Cart.holdout, False),
+            holdout,
             func.count(col(Cart.id)),
             func.sum(case((recovered, 1), else_=0)),
             func.sum(case((recovered & col(Outcome.attributed_touch).is_not(None), 1), else_=0)),
@@ -43,7 +46,7 @@ def recovery_report(session: Session, shop: str | None = None, since: datetime |
         .select_from(Cart)
         .outerjoin(Outcome, col(Outcome.cart_id) == col(Cart.id))
         .where(*filters)
-        .group_by(func.coalesce(Cart.holdout, False))
+        .group_by(holdout)
     ).all()
     totals = {bool(h): (int(n), int(r or 0), int(a or 0), int(v or 0)) for h, n, r, a, v in groups}
     t_n, t_rec, t_attr, t_cents = totals.get(False, (0, 0, 0, 0))

@@ -56,7 +56,7 @@ class OrderPlaced:
 
 @dataclass
 class ConsentChanged:
-    ledger_id: int = 0
+    changes: int = 0  # how many ledger entries changed
 
 
 @dataclass

@@ -49,7 +49,7 @@ async def unsubscribe(token: str, settings: SettingsDep, engine: EngineDep, cloc
             if customer is None or customer.erased_at is not None:
                 return []
             change = ConsentChange(channel=request.channel, state="revoked", source="unsubscribe_link", evidence="one-click link", at=now)
-            record_consents(session, customer, [change], now)
+            record_consents(session, customer.id, [change], now)
             carts = session.exec(select(Cart.shop, Cart.id).where(Cart.customer_id == customer.id, Cart.status == "open")).all()
             session.commit()
             return list(carts)

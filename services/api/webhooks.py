@@ -107,10 +107,10 @@ async def generic_webhook(
 
 async def handle(engine, settings, clock, journeys, shop, platform, receipt_id, topic, event) -> dict:
     try:
-        if await run_in_threadpool(ingest.already_received, engine, receipt_id):
-            return {"status": "duplicate", "detail": "this delivery was already processed"}
         now = service_now(clock)
-        stored = await run_in_threadpool(ingest.store_event, engine, settings, shop, platform, event, now)
+        stored = await run_in_threadpool(ingest.store_event, engine, settings, shop, platform, event, now, receipt_id)
+        if stored is None:
+            return {"status": "duplicate", "detail": "this delivery was already processed"}
         await asyncio.wait_for(ingest.tell_journeys(journeys, shop, stored.actions), TEMPORAL_TIMEOUT_S)
         await run_in_threadpool(ingest.mark_received, engine, receipt_id, topic, stored.summary, now)
     except OperationalError:

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from services.clock import to_ts
+from services.clock import utc
 from services.events import BehaviorSignal, CartEvent, OrderEvent
-from services.store.customers import find_customer, record_consents, upsert_customer
+from services.store.customers import find_customer_id, record_consents, upsert_customer
+from services.store.prepared import run
 from services.store.tables import BehaviorSignalRow, Cart, CartAlias, Order
 
 
@@ -36,48 +38,44 @@ class CartChange:
 
 
 def store_cart(session: Session, shop: str, platform: str, event: CartEvent, now: datetime, region: str) -> CartChange:
-    customer = upsert_customer(session, shop, event.contact, now, region)
-    if customer is not None:
-        record_consents(session, customer, event.consents, now)
+    customer_id = upsert_customer(session, shop, event.contact, now, region)
+    if customer_id is not None:
+        record_consents(session, customer_id, event.consents, now)
     key = cart_key(shop, event.cart_id)
-    cart = session.get(Cart, key)
-    created = cart is None
-    if cart is None:
-        cart = Cart(id=key, shop=shop, token=event.cart_id, platform=platform, created_at=now, updated_at=now, version=0)
-    stale = (
-        cart.platform_updated_at is not None
-        and event.updated_at is not None
-        and to_ts(event.updated_at) < to_ts(cart.platform_updated_at)
-    )
-    if not stale:
-        cart.customer_id = customer.id if customer else cart.customer_id
-        cart.currency = event.currency
-        cart.value_cents = cents(event.total_value)
-        cart.items = [item.model_dump(mode="json") for item in event.items]
-        cart.recovery_url = event.recovery_url or cart.recovery_url
-        cart.stage = event.stage
-        cart.device = event.device or cart.device
-        cart.source = event.source or cart.source
-        cart.platform_updated_at = event.updated_at or cart.platform_updated_at
-        cart.version += 1
-        cart.updated_at = now
-    session.add(cart)
-    session.flush()
-    for token in [event.cart_id, *event.alt_ids]:
-        if token and session.get(CartAlias, (shop, token)) is None:
-            session.add(CartAlias(shop=shop, token=token, cart_id=key))
-    change = CartChange(key, cart.version, cart.status == "open", created)
+    stored = run(
+        session, "upsert_cart",
+        id=key, shop=shop, token=event.cart_id, platform=platform, version=1, status="open",
+        journey_state="watching", created_at=now, updated_at=now, holdout=None, abandoned_at=None, closed_at=None,
+        customer_id=customer_id, currency=event.currency, value_cents=cents(event.total_value),
+        items=[item.model_dump(mode="json") for item in event.items], stage=event.stage,
+        recovery_url=event.recovery_url, device=event.device, source=event.source,
+        platform_updated_at=utc(event.updated_at),
+    ).first()
+    if stored is None:  # an older update than the one stored: nothing changed
+        stored = run(session, "cart_state", id=key).one()
+    version, status, owner = stored
+    for token in dict.fromkeys([event.cart_id, *event.alt_ids]):
+        run(session, "add_alias", shop=shop, token=token, cart_id=key)
+    created = version == 1
+    change = CartChange(key, version, status == "open", created)
     if event.completed_at is not None:
+        # Keyed by our opaque cart key, not the token: the token opens the shopper's checkout and
+        # order ids outlive erasure (outcomes copy them).
         change.order_id = _store_order_row(
-            session, shop, f"checkout:{event.cart_id}", cart, event.currency, cents(event.total_value), event.completed_at, now
+            session, shop, f"checkout:{key}", key, owner, event.currency, cents(event.total_value),
+            utc(event.completed_at), now,
         )
-    if created and cart.customer_id:
-        change.superseded = list(
-            session.exec(
-                select(Cart.id).where(Cart.customer_id == cart.customer_id, Cart.status == "open", Cart.id != key)
-            )
-        )
+    if created and owner:
+        change.superseded = _supersede_older(session, owner, key)
     return change
+
+
+def _supersede_older(session: Session, customer_id: str, key: str) -> list[str]:
+    """Older open carts of the customer; marked at once so each older journey is told only once."""
+    older = list(run(session, "older_open_carts", customer_id=customer_id, id=key).scalars())
+    if older:
+        session.execute(update(Cart).where(col(Cart.id).in_(older)).values(journey_state="superseded"))
+    return older
 
 
 @dataclass
@@ -91,13 +89,21 @@ def store_order(session: Session, shop: str, event: OrderEvent, now: datetime, r
     existing = session.exec(select(Order).where(Order.shop == shop, Order.order_id == event.order_id)).first()
     if existing is not None:
         return OrderMatch(existing.id, _open_cart_key(session, existing.cart_id), True)
-    customer = upsert_customer(session, shop, event.contact, now, region)
+    customer_id = upsert_customer(session, shop, event.contact, now, region)
     cart = _cart_by_tokens(session, shop, [event.cart_id, *event.alt_cart_ids])
-    if cart is None and customer is not None:
-        cart = _recent_cart_of(session, customer.id, now - window)
+    if cart is None and customer_id is not None:
+        cart = _recent_cart_of(session, customer_id, now - window)
+    provisional = cart and session.exec(
+        select(Order).where(Order.shop == shop, Order.order_id == f"checkout:{cart.id}")
+    ).first()
+    if provisional:  # the completed checkout already stood for this order: it becomes the real one
+        provisional.order_id, provisional.value_cents = event.order_id, cents(event.total_value)
+        provisional.customer_id = provisional.customer_id or customer_id
+        session.add(provisional)
+        return OrderMatch(provisional.id, _open_cart_key(session, cart.id), False)
     order_id = _store_order_row(
-        session, shop, event.order_id, cart, event.currency, cents(event.total_value), event.placed_at or now, now,
-        customer_id=customer.id if customer else None,
+        session, shop, event.order_id, cart.id if cart else None, customer_id or (cart.customer_id if cart else None),
+        event.currency, cents(event.total_value), utc(event.placed_at) or now, now,
     )
     return OrderMatch(order_id, _open_cart_key(session, cart.id if cart else None), False)
 
@@ -106,26 +112,26 @@ def store_signal(session: Session, shop: str, event: BehaviorSignal, now: dateti
     cart = _cart_by_tokens(session, shop, [event.cart_id])
     if cart is None:
         return None
-    session.add(BehaviorSignalRow(cart_id=cart.id, kind=event.kind, at=event.at or now))
+    session.add(BehaviorSignalRow(cart_id=cart.id, kind=event.kind, at=utc(event.at) or now))
     return cart.id if cart.status == "open" else None
 
 
 def open_carts_of(session: Session, shop: str, contact, region: str) -> list[str]:
-    customer = find_customer(session, shop, contact, region)
-    if customer is None:
+    customer_id = find_customer_id(session, shop, contact, region)
+    if customer_id is None:
         return []
-    return list(session.exec(select(Cart.id).where(Cart.customer_id == customer.id, Cart.status == "open")))
+    return list(session.exec(select(Cart.id).where(Cart.customer_id == customer_id, Cart.status == "open")))
 
 
-def _store_order_row(session, shop, order_id, cart, currency, value_cents, placed_at, now, customer_id=None) -> int:
+def _store_order_row(session, shop, order_id, cart_id, customer_id, currency, value_cents, placed_at, now) -> int:
     existing = session.exec(select(Order).where(Order.shop == shop, Order.order_id == order_id)).first()
     if existing is not None:
         return existing.id
     row = Order(
         shop=shop,
         order_id=order_id,
-        customer_id=customer_id or (cart.customer_id if cart else None),
-        cart_id=cart.id if cart else None,
+        customer_id=customer_id,
+        cart_id=cart_id,
         currency=currency,
         value_cents=value_cents,
         placed_at=placed_at,
@@ -147,11 +153,14 @@ def _cart_by_tokens(session: Session, shop: str, tokens: list[str | None]) -> Ca
 
 
 def _recent_cart_of(session: Session, customer_id: str, since: datetime) -> Cart | None:
-    """The customer's latest cart still open or abandoned inside the attribution window."""
+    """The customer's latest cart not yet abandoned (still watched) or abandoned inside the
+    attribution window. An open cart abandoned earlier is only waiting for its journey to record
+    the outcome (a late timer, a stopped worker): an order now is outside its window."""
+    watched = (Cart.status == "open") & col(Cart.abandoned_at).is_(None)
     return session.exec(
         select(Cart)
         .where(Cart.customer_id == customer_id)
-        .where((Cart.status == "open") | (col(Cart.abandoned_at) >= since))
+        .where(watched | (col(Cart.abandoned_at) >= since))
         .order_by(col(Cart.updated_at).desc())
     ).first()
 

@@ -1,4 +1,7 @@
-"""Customers, their contacts and the consent ledger."""
+"""Customers, their contacts and the consent ledger.
+
+The webhook path uses the prepared statements of services/store/prepared.py.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from services.clock import utc
 from services.contacts import normalize_email, normalize_phone
 from services.events import ConsentChange, Contact as ContactIn
+from services.store.prepared import run
 from services.store.tables import ConsentRecord, Contact, Customer
 
 
@@ -28,46 +33,47 @@ def normalized_contacts(contact: ContactIn, region: str) -> dict[str, tuple[str,
     return found
 
 
-def find_customer(session: Session, shop: str, contact: ContactIn, region: str) -> Customer | None:
+def find_customer_id(session: Session, shop: str, contact: ContactIn, region: str, contacts=None) -> str | None:
+    """By platform customer id, else by normalised e-mail, else by phone number."""
     if contact.customer_id:
-        found = session.exec(
-            select(Customer).where(Customer.shop == shop, Customer.external_id == contact.customer_id)
-        ).first()
+        found = run(session, "customer_by_external", shop=shop, external_id=contact.customer_id).scalar()
         if found:
             return found
-    for kind, (_value, normalized) in normalized_contacts(contact, region).items():
-        if kind not in ("email", "phone"):
-            continue
-        found = session.exec(
-            select(Customer)
-            .join(Contact, col(Contact.customer_id) == col(Customer.id))
-            .where(Contact.shop == shop, Contact.kind == kind, Contact.normalized == normalized)
-        ).first()
-        if found:
-            return found
+    contacts = normalized_contacts(contact, region) if contacts is None else contacts
+    for kind in ("email", "phone"):
+        if kind in contacts:
+            found = run(session, "customer_by_contact", shop=shop, kind=kind, normalized=contacts[kind][1]).scalar()
+            if found:
+                return found
     return None
 
 
-def upsert_customer(session: Session, shop: str, contact: ContactIn, now: datetime, region: str) -> Customer | None:
-    """Find or create the customer an event is about and store what it tells us. None if anonymous."""
+def find_customer(session: Session, shop: str, contact: ContactIn, region: str) -> Customer | None:
+    customer_id = find_customer_id(session, shop, contact, region)
+    return session.get(Customer, customer_id) if customer_id else None
+
+
+def upsert_customer(session: Session, shop: str, contact: ContactIn, now: datetime, region: str) -> str | None:
+    """Find or create the customer an event is about, store what it tells us, return the id.
+    None for an anonymous event (no customer id and no usable contact)."""
     contacts = normalized_contacts(contact, region)
-    customer = find_customer(session, shop, contact, region)
-    if customer is None:
+    customer_id = find_customer_id(session, shop, contact, region, contacts)
+    fields = {
+        "external_id": contact.customer_id or None,
+        "first_name": contact.first_name or None,
+        "locale": contact.locale or None,
+        "timezone": contact.timezone or None,
+    }
+    if customer_id is None:
         if not contacts and not contact.customer_id:
             return None
-        customer = Customer(id=uuid.uuid4().hex, shop=shop, created_at=now)
-    customer.external_id = contact.customer_id or customer.external_id
-    customer.first_name = contact.first_name or customer.first_name
-    customer.locale = contact.locale or customer.locale
-    customer.timezone = contact.timezone or customer.timezone
-    session.add(customer)
-    session.flush()
-    existing = {c.kind: c for c in session.exec(select(Contact).where(Contact.customer_id == customer.id))}
+        customer_id = uuid.uuid4().hex
+        run(session, "insert_customer", id=customer_id, shop=shop, created_at=now, erased_at=None, **fields)
+    elif any(fields.values()):
+        run(session, "update_customer", customer_id=customer_id, **{f"new_{k}": v for k, v in fields.items()})
     for kind, (value, normalized) in contacts.items():
-        row = existing.get(kind) or Contact(customer_id=customer.id, shop=shop, kind=kind, value=value, normalized=normalized, updated_at=now)
-        row.value, row.normalized, row.updated_at = value, normalized, now
-        session.add(row)
-    return customer
+        run(session, "upsert_contact", customer_id=customer_id, shop=shop, kind=kind, value=value, normalized=normalized, updated_at=now)
+    return customer_id
 
 
 def current_consent(session: Session, customer_id: str) -> dict[str, ConsentRecord]:
@@ -80,25 +86,27 @@ def current_consent(session: Session, customer_id: str) -> dict[str, ConsentReco
     return latest
 
 
-def record_consents(session: Session, customer: Customer, changes: list[ConsentChange], now: datetime) -> int:
+def record_consents(session: Session, customer_id: str, changes: list[ConsentChange], now: datetime) -> int:
     """Append the changes that change something; returns how many were appended."""
-    latest = current_consent(session, customer.id)
+    if not changes:
+        return 0
+    latest = dict(run(session, "consent_states", customer_id=customer_id).all())
     appended = 0
     for change in changes:
-        previous = latest.get(change.channel)
-        if previous is not None and previous.state == change.state:
+        if latest.get(change.channel) == change.state:
             continue
-        row = ConsentRecord(
-            customer_id=customer.id,
-            channel=change.channel,
-            state=change.state,
-            source=change.source,
-            evidence=change.evidence,
-            occurred_at=change.at or now,
-            recorded_at=now,
+        session.add(
+            ConsentRecord(
+                customer_id=customer_id,
+                channel=change.channel,
+                state=change.state,
+                source=change.source,
+                evidence=change.evidence,
+                occurred_at=utc(change.at) or now,
+                recorded_at=now,
+            )
         )
-        session.add(row)
-        latest[change.channel] = row
+        latest[change.channel] = change.state
         appended += 1
     return appended
 

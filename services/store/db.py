@@ -28,7 +28,10 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             cursor.close()
 
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # Timestamps are UTC; pin the session zone so PostgreSQL never shifts them.
+        engine = create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"options": "-c timezone=utc"}
+        )
     if create:
         SQLModel.metadata.create_all(engine)
     return engine

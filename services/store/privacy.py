@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 
 from services.events import Contact as ContactIn
 from services.store.customers import find_customer
@@ -44,17 +44,26 @@ def erase_shop(session: Session, shop: str, now: datetime) -> list[str]:
     open_keys = list(session.exec(select(Cart.id).where(Cart.shop == shop, Cart.status == "open")))
     for customer in session.exec(select(Customer).where(Customer.shop == shop, Customer.erased_at.is_(None))).all():
         _erase(session, customer, now)
+    # Anonymous carts too: their token and recovery URL still open the shopper's checkout.
+    for cart in session.exec(select(Cart).where(Cart.shop == shop, Cart.customer_id.is_(None))).all():
+        _scrub_cart(session, cart)
     return open_keys
 
 
 def _erase(session: Session, customer: Customer, now: datetime) -> None:
     session.exec(delete(Contact).where(Contact.customer_id == customer.id))
     session.exec(delete(ConsentRecord).where(ConsentRecord.customer_id == customer.id))
-    for cart in session.exec(select(Cart).where(Cart.customer_id == customer.id)).all():
-        cart.items, cart.recovery_url, cart.source = [], None, None
-        session.exec(delete(CartAlias).where(CartAlias.cart_id == cart.id))
-        cart.token = f"erased:{cart.id}"
-        session.add(cart)
+    # A guest cart is linked to the person only through the order they placed from it.
+    ordered = select(Order.cart_id).where(Order.customer_id == customer.id, col(Order.cart_id).is_not(None))
+    for cart in session.exec(select(Cart).where((Cart.customer_id == customer.id) | col(Cart.id).in_(ordered))).all():
+        _scrub_cart(session, cart)
     customer.external_id = customer.first_name = customer.locale = customer.timezone = None
     customer.erased_at = now
     session.add(customer)
+
+
+def _scrub_cart(session: Session, cart: Cart) -> None:
+    cart.items, cart.recovery_url, cart.source = [], None, None
+    session.exec(delete(CartAlias).where(CartAlias.cart_id == cart.id))
+    cart.token = f"erased:{cart.id}"
+    session.add(cart)

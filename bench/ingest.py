@@ -1,0 +1,143 @@
+"""Webhook ingest against plain `start_workflow`, on the same embedded dev server, in the same run.
+
+    python bench/ingest.py [--n 2000] [--concurrency 32]
+
+Baseline: N `client.start_workflow(CartRecoveryWorkflow.run, ...)` calls, C in flight.
+Ingest:   N signed Shopify `checkouts/create` webhooks through the real FastAPI app (in-process ASGI,
+          so the HTTP client's cost is not counted): size limit, HMAC check, JSON + schema parsing,
+          dedupe, SQLite storage (customer, contacts, consent, cart), signal-with-start, receipt.
+No worker runs in either phase, so both leave the same number of idle journeys on the server.
+The two phases alternate (baseline, ingest, baseline, ingest) and each rate is the median.
+Prints both rates and ingest/baseline (target >= 0.9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from temporalio.testing import WorkflowEnvironment
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services.api.app import create_app  # noqa: E402
+from services.binaries import installed_binary  # noqa: E402
+from services.runtime import dev_server_pragma_args  # noqa: E402
+from services.settings import Settings  # noqa: E402
+from services.signatures import sign_shopify  # noqa: E402
+from services.store.db import make_engine  # noqa: E402
+from workflows.cart_recovery import CartRecoveryWorkflow  # noqa: E402
+from workflows.types import CartUpdated, RecoveryInput  # noqa: E402
+
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "shopify" / "checkouts_create.json"
+SECRET = "bench-secret"
+
+
+async def bounded(n: int, concurrency: int, make_call) -> float:
+    """Run n calls with `concurrency` in flight; return calls per second."""
+    queue = iter(range(n))
+
+    async def lane():
+        for i in queue:
+            await make_call(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return n / (time.perf_counter() - started)
+
+
+async def baseline(client, n: int, concurrency: int, queue: str) -> float:
+    run = uuid.uuid4().hex[:8]
+
+    async def call(i: int):
+        await client.start_workflow(
+            CartRecoveryWorkflow.run,
+            RecoveryInput(shop="bench", cart_key=f"{run}-{i}"),
+            id=f"baseline/{run}/{i}",
+            task_queue=queue,
+            start_signal="cart_updated",
+            start_signal_args=[CartUpdated(1)],
+        )
+
+    return await bounded(n, concurrency, call)
+
+
+def webhook_bodies(n: int) -> list[tuple[bytes, dict]]:
+    template = json.loads(FIXTURE.read_text())
+    run = uuid.uuid4().hex[:8]
+    first_id = uuid.uuid4().int % 10**15  # a new shopper per webhook, in every round
+    bodies = []
+    for i in range(n):
+        customer = dict(template["customer"], id=first_id + i, email=f"shopper{run}-{i}@example.com")
+        payload = dict(template, token=f"{run}-{i}", email=customer["email"], customer=customer)
+        body = json.dumps(payload).encode()
+        headers = {
+            "X-Shopify-Topic": "checkouts/create",
+            "X-Shopify-Hmac-Sha256": sign_shopify(SECRET, body),
+            "X-Shopify-Shop-Domain": "bench.myshopify.com",
+            "X-Shopify-Webhook-Id": f"{run}-{i}",
+            "Content-Type": "application/json",
+        }
+        bodies.append((body, headers))
+    return bodies
+
+
+async def ingest(http: httpx.AsyncClient, n: int, concurrency: int) -> float:
+    bodies = webhook_bodies(n)
+
+    async def call(i: int):
+        body, headers = bodies[i]
+        response = await http.post("/webhooks/shopify", content=body, headers=headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"webhook {i}: {response.status_code} {response.text}")
+
+    return await bounded(n, concurrency, call)
+
+
+async def main(n: int, concurrency: int, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=installed_binary("temporal"),
+            # persisted with the same SQLite pragmas as `cartrecovery up`
+            dev_server_database_filename=str(Path(tmp) / "temporal.db"),
+            dev_server_extra_args=dev_server_pragma_args(),
+        )
+        try:
+            settings = Settings(_env_file=None, data_dir=Path(tmp), shopify_webhook_secret=SECRET, task_queue="bench")
+            engine = make_engine(settings.database_url)
+            app = create_app(settings, engine=engine, client=env.client)
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=60) as http:
+                    await baseline(env.client, 50, concurrency, "bench")  # warm-up
+                    await ingest(http, 50, concurrency)
+                    base_rates, ingest_rates = [], []
+                    for r in range(rounds):
+                        base_rates.append(await baseline(env.client, n, concurrency, "bench"))
+                        ingest_rates.append(await ingest(http, n, concurrency))
+                        print(f"round {r + 1}: start_workflow {base_rates[-1]:7.1f}/s   webhook ingest {ingest_rates[-1]:7.1f}/s")
+            engine.dispose()
+        finally:
+            await env.shutdown()
+    b, i = statistics.median(base_rates), statistics.median(ingest_rates)
+    print(f"\nplain start_workflow (signal-with-start): {b:7.1f}/s (median of {rounds})")
+    print(f"webhook ingest (HMAC + store + start):     {i:7.1f}/s (median of {rounds})")
+    print(f"ratio ingest / start_workflow:             {i / b:5.2f}  (target >= 0.90)")
+    print(f"n={n} per phase, {concurrency} in flight, SQLite app database, embedded dev server")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    asyncio.run(main(args.n, args.concurrency, args.rounds))
