@@ -16,6 +16,7 @@ from urllib.parse import quote
 import apprise
 
 from message_templates import RenderedMessage
+from services.email_alternative import text_alternative
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ class Delivery:
         if headers and hasattr(service, "headers"):
             service.headers.update(headers)
         body, title, body_format = _body(channel, message)
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        alternative = message.text if channel == "email" else None
+        with apprise.LogCapture(level=logging.WARNING) as captured, text_alternative(body, alternative):
             ok = notifier.notify(body=body, title=title, body_format=body_format)
             details = captured.getvalue()
         if not ok:

@@ -4,7 +4,9 @@ package, persisted to SQLite under the data dir), the worker and the HTTP API.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import socket
 import subprocess
 import time
@@ -59,6 +61,7 @@ def embedded_temporal(settings: Settings):
         ],
         stdout=log_file,
         stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
     )
     try:
         deadline = time.monotonic() + 60
@@ -78,6 +81,16 @@ def embedded_temporal(settings: Settings):
         log_file.close()
 
 
+def _die_with_parent() -> None:
+    """Linux: the dev server gets SIGTERM if `cartrecovery up` dies without cleaning up (SIGKILL)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 async def connect(settings: Settings, address: str | None = None, wait_s: float = 60) -> Client:
     deadline = time.monotonic() + wait_s
     while True:
@@ -89,18 +102,38 @@ async def connect(settings: Settings, address: str | None = None, wait_s: float 
             await asyncio.sleep(1)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: serve() below stops API and worker together."""
+
+    def capture_signals(self):
+        return contextlib.nullcontext()
+
+
 async def serve(settings: Settings, *, api: bool, worker: bool, address: str | None = None) -> None:
+    """Run the worker and/or the API until one stops or SIGINT / SIGTERM arrives, then stop both."""
     engine = make_engine(settings.database_url)
     client = await connect(settings, address)
-    tasks = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks, running_worker, server = [asyncio.create_task(stop.wait())], None, None
     if worker:
-        tasks.append(asyncio.create_task(build_worker(client, settings, engine).run()))
+        running_worker = build_worker(client, settings, engine)
+        tasks.append(asyncio.create_task(running_worker.run()))
     if api:
         app = create_app(settings, engine=engine, client=client)
-        server = uvicorn.Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info"))
+        server = _Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info"))
         tasks.append(asyncio.create_task(server.serve()))
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    for task in done:
-        task.result()
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    log.info("shutting down")
+    if server is not None:
+        server.should_exit = True
+    if running_worker is not None and running_worker.is_running:
+        await running_worker.shutdown()
+    results = await asyncio.gather(*tasks[1:], return_exceptions=True)
+    tasks[0].cancel()
+    engine.dispose()
+    for result in results:
+        if isinstance(result, Exception) and not isinstance(result, asyncio.CancelledError):
+            raise result

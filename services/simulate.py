@@ -3,7 +3,8 @@
 Each shopper opens a checkout (with a hidden hesitation that shows in their behaviour signals),
 some keep editing, some buy straight away (completed, not a recovery), and the rest go quiet
 and are left to the service; a share of those come back and order later, as real shoppers do.
-Addresses use example.com and numbers from the fictional 555-01xx range.
+Addresses use example.com; phone numbers are valid-looking New Jersey numbers, one per shopper,
+so point CR_SMS_URL at a test gateway, never a real one, while simulating.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def make_shopper(rng: random.Random, n: int) -> Shopper:
     return Shopper(
         cart_id=f"sim-{uuid.UUID(int=rng.getrandbits(128)).hex[:16]}",
         email=f"shopper{n}@example.com" if rng.random() < 0.9 else None,
-        phone=f"+1201555{rng.randint(100, 199):04d}" if has_phone else None,
+        phone=f"+1201{200 + n // 10_000:03d}{n % 10_000:04d}" if has_phone else None,  # one per shopper
         first_name=rng.choice(NAMES),
         reason=rng.choice(list(SIGNALS)),
         sms_consent=has_phone and rng.random() < 0.6,
@@ -141,7 +142,7 @@ async def run_simulation(settings: Settings, url: str, carts: int, seed: int, sh
 def _order(shopper: Shopper) -> dict:
     return {
         "type": "order",
-        "order_id": f"order-{shopper.cart_id}",
+        "order_id": f"sim-order-{uuid.uuid4().hex[:12]}",
         "cart_id": shopper.cart_id,
         "contact": {"email": shopper.email},
         "currency": "USD",

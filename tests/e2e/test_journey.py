@@ -21,6 +21,12 @@ def body_text(message) -> str:
     return "\n".join(p.get_payload(decode=True).decode(p.get_content_charset() or "utf-8") for p in parts)
 
 
+def part(message, subtype: str) -> str:
+    found = [p for p in message.walk() if p.get_content_type() == f"text/{subtype}"]
+    assert len(found) == 1, f"expected one text/{subtype} part"
+    return found[0].get_payload(decode=True).decode(found[0].get_content_charset() or "utf-8")
+
+
 async def test_checkout_email_then_order_recovers(service):
     checkout = shopify_fixture("checkouts_create")
     response = await service.shopify("checkouts/create", checkout)
@@ -28,11 +34,14 @@ async def test_checkout_email_then_order_recovers(service):
     assert response.json()["status"] == "accepted"
 
     first = (await eventually(lambda: service.smtp.to(CHECKOUT_EMAIL), timeout=60))[0]
-    text = body_text(first)
-    assert checkout["abandoned_checkout_url"] in text
-    for item in checkout["line_items"]:
-        assert item["title"] in text
-    assert first["List-Unsubscribe"].startswith("<http") and first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = first["List-Unsubscribe"].strip("<>")
+    assert unsubscribe.startswith("http") and first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    for subtype in ("plain", "html"):  # both parts: items, the recovery link, the unsubscribe link, the address
+        text = part(first, subtype)
+        assert checkout["abandoned_checkout_url"].replace("&", "&amp;" if subtype == "html" else "&") in text
+        for item in checkout["line_items"]:
+            assert item["title"] in text
+        assert unsubscribe in text and service.settings.shop_address in text
 
     order = shopify_fixture("orders_create")
     order["checkout_token"] = checkout["token"]  # a real order quotes its checkout (the example has null)
