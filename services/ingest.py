@@ -1,8 +1,9 @@
 """From a verified, parsed webhook to stored rows and journey signals.
 
-Storage happens first, in one transaction, and is idempotent (upserts keyed on platform ids), so
-a delivery that fails half-way - say Temporal is down - is repaired by the platform's retry. The
-receipt that makes repeats no-ops is written only after the journeys were told.
+Storage happens first, in one transaction with the delivery's receipt and the journey signals it
+calls for. Journeys are told afterwards. A repeated delivery stores nothing but re-sends those
+signals (each is idempotent in the workflow), so when Temporal was down the platform's retry
+repairs the journeys, and nothing is ever half-written.
 """
 
 from __future__ import annotations
@@ -39,53 +40,71 @@ class Stored:
     actions: list[JourneyAction]
     summary: str
     body: dict | None = None  # returned to the caller (privacy exports)
+    duplicate: bool = False
+
+
+_SIGNAL_ARGS = {"order_placed": OrderPlaced, "consent_changed": ConsentChanged, "signal_observed": SignalObserved}
+
+
+def _encode(action: JourneyAction) -> dict:
+    arg = action.arg if action.signal == "start" or action.arg is None else vars(action.arg)
+    return {"cart_key": action.cart_key, "signal": action.signal, "arg": arg}
+
+
+def _decode(row: dict) -> JourneyAction:
+    arg = row["arg"]
+    if isinstance(arg, dict):
+        arg = _SIGNAL_ARGS[row["signal"]](**arg)
+    return JourneyAction(row["cart_key"], row["signal"], arg)
 
 
 def already_received(engine: Engine, receipt_id: str) -> bool:
     with Session(engine) as session:
-        return _received(session, receipt_id)
-
-
-def mark_received(engine: Engine, receipt_id: str, topic: str, result: str, now: datetime) -> None:
-    with Session(engine) as session:
-        run(session, "add_receipt", id=receipt_id, topic=topic, received_at=now, result=result[:200])
-        session.commit()
+        return run(session, "receipt_actions", id=receipt_id).first() is not None
 
 
 def store_event(
     engine: Engine, settings: Settings, shop: str, platform: str, event: CanonicalEvent, now: datetime,
-    receipt_id: str | None = None,
-) -> Stored | None:
-    """Store the event; None (and nothing written) when `receipt_id` was already processed."""
+    receipt_id: str | None = None, topic: str = "",
+) -> Stored:
+    """Store the event and its receipt in one transaction. A delivery whose `receipt_id` is known
+    stores nothing and returns the journey signals it called for the first time (duplicate=True)."""
     region = settings.default_region
     with Session(engine) as session:
-        if receipt_id is not None and _received(session, receipt_id):
-            return None
-        if isinstance(event, CartEvent):
-            stored = _cart(session, shop, platform, event, now, region)
-        elif isinstance(event, OrderEvent):
-            window = timedelta(hours=settings.attribution_window_hours)
-            match = store_order(session, shop, event, now, region, window)
-            actions = [JourneyAction(match.cart_key, "order_placed", OrderPlaced(match.order_id))] if match.cart_key else []
-            stored = Stored(actions, "order matched to an open cart" if actions else "order stored; no open cart matched")
-        elif isinstance(event, ConsentEvent):
-            customer_id = upsert_customer(session, shop, event.contact, now, region)
-            changed = record_consents(session, customer_id, event.consents, now) if customer_id else 0
-            keys = open_carts_of(session, shop, event.contact, region) if changed else []
-            stored = Stored([JourneyAction(k, "consent_changed", ConsentChanged(changed)) for k in keys], f"{changed} consent change(s)")
-        elif isinstance(event, BehaviorSignal):
-            key = store_signal(session, shop, event, now)
-            stored = Stored([JourneyAction(key, "signal_observed", SignalObserved(event.kind))] if key else [], "signal stored" if key else "signal for an unknown or closed cart ignored")
-        elif isinstance(event, PrivacyRequest):
-            stored = _privacy(session, shop, event, now, region)
-        else:  # pragma: no cover - the union above is exhaustive
-            raise TypeError(f"unsupported event {type(event).__name__}")
+        if receipt_id is not None:
+            seen = run(session, "receipt_actions", id=receipt_id).first()
+            if seen is not None:
+                return Stored([_decode(row) for row in seen[0]], "already processed", duplicate=True)
+        stored = _store(session, shop, platform, event, now, region, settings)
+        if receipt_id is not None:
+            run(
+                session, "add_receipt", id=receipt_id, topic=topic[:100], received_at=now, result=stored.summary[:200],
+                actions=[_encode(a) for a in stored.actions],
+            )
         session.commit()
     return stored
 
 
-def _received(session: Session, receipt_id: str) -> bool:
-    return run(session, "receipt_exists", id=receipt_id).first() is not None
+def _store(session: Session, shop: str, platform: str, event: CanonicalEvent, now: datetime, region: str, settings: Settings) -> Stored:
+    if isinstance(event, CartEvent):
+        return _cart(session, shop, platform, event, now, region)
+    if isinstance(event, OrderEvent):
+        match = store_order(session, shop, event, now, region, timedelta(hours=settings.attribution_window_hours))
+        actions = [JourneyAction(match.cart_key, "order_placed", OrderPlaced(match.order_id))] if match.cart_key else []
+        return Stored(actions, "order matched to an open cart" if actions else "order stored; no open cart matched")
+    if isinstance(event, ConsentEvent):
+        customer_id = upsert_customer(session, shop, event.contact, now, region)
+        changed = record_consents(session, customer_id, event.consents, now) if customer_id else 0
+        keys = open_carts_of(session, shop, event.contact, region) if changed else []
+        return Stored([JourneyAction(k, "consent_changed", ConsentChanged(changed)) for k in keys], f"{changed} consent change(s)")
+    if isinstance(event, BehaviorSignal):
+        key = store_signal(session, shop, event, now)
+        if key is None:
+            return Stored([], "signal for an unknown or closed cart ignored")
+        return Stored([JourneyAction(key, "signal_observed", SignalObserved(event.kind))], "signal stored")
+    if isinstance(event, PrivacyRequest):
+        return _privacy(session, shop, event, now, region)
+    raise TypeError(f"unsupported event {type(event).__name__}")
 
 
 def _cart(session: Session, shop: str, platform: str, event: CartEvent, now: datetime, region: str) -> Stored:

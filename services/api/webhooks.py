@@ -108,11 +108,10 @@ async def generic_webhook(
 async def handle(engine, settings, clock, journeys, shop, platform, receipt_id, topic, event) -> dict:
     try:
         now = service_now(clock)
-        stored = await run_in_threadpool(ingest.store_event, engine, settings, shop, platform, event, now, receipt_id)
-        if stored is None:
-            return {"status": "duplicate", "detail": "this delivery was already processed"}
+        stored = await run_in_threadpool(
+            ingest.store_event, engine, settings, shop, platform, event, now, receipt_id, topic
+        )
         await asyncio.wait_for(ingest.tell_journeys(journeys, shop, stored.actions), TEMPORAL_TIMEOUT_S)
-        await run_in_threadpool(ingest.mark_received, engine, receipt_id, topic, stored.summary, now)
     except OperationalError:
         log.exception("database unavailable while handling %s", topic)
         raise HTTPException(503, "database unavailable; retry later") from None
@@ -120,6 +119,8 @@ async def handle(engine, settings, clock, journeys, shop, platform, receipt_id, 
         # RuntimeError: the SDK's "failed client connect" when the server is down
         log.exception("workflow engine unavailable while handling %s", topic)
         raise HTTPException(503, "workflow engine unavailable; retry later") from None
+    if stored.duplicate:
+        return {"status": "duplicate", "detail": "this delivery was already processed"}
     response = {"status": "accepted", "detail": stored.summary}
     if stored.body is not None:
         response["data"] = stored.body

@@ -109,9 +109,9 @@ def _add_alias(d):
     return d.insert(CartAlias.__table__).on_conflict_do_nothing()
 
 
-def _receipt_exists(_d):
+def _receipt_actions(_d):
     t = WebhookReceipt.__table__
-    return select(t.c.id).where(t.c.id == bindparam("id"))
+    return select(t.c.actions).where(t.c.id == bindparam("id"))
 
 
 def _add_receipt(d):
@@ -129,6 +129,6 @@ _BUILDERS: dict[str, Callable] = {
     "cart_state": _cart_state,
     "older_open_carts": _older_open_carts,
     "add_alias": _add_alias,
-    "receipt_exists": _receipt_exists,
+    "receipt_actions": _receipt_actions,
     "add_receipt": _add_receipt,
 }

@@ -190,7 +190,9 @@ class Outcome(SQLModel, table=True):
 
 
 class WebhookReceipt(SQLModel, table=True):
-    """Dedupe of platform deliveries: a repeated webhook id is acknowledged and not processed twice."""
+    """Dedupe of platform deliveries, written in the same transaction as what the delivery stored.
+    A repeated delivery stores nothing again but re-sends `actions` (the journey signals, all
+    idempotent), so a retry after a Temporal outage repairs the journeys."""
 
     __tablename__ = "webhook_receipts"
 
@@ -198,6 +200,7 @@ class WebhookReceipt(SQLModel, table=True):
     topic: str = Field(max_length=100)
     received_at: datetime
     result: str = Field(max_length=200)
+    actions: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class ServiceClock(SQLModel, table=True):

@@ -82,9 +82,11 @@ async def test_ten_deliveries_make_one_journey_and_one_message_per_touch(service
     await asyncio.gather(*(service.shopify("checkouts/create", checkout) for _ in range(3)))
 
     await eventually(lambda: service.smtp.to(CHECKOUT_EMAIL), timeout=60)
-    runs = [w async for w in service.temporal.list_workflows(f"WorkflowType = 'CartRecoveryWorkflow'")]
-    ours = [w for w in runs if w.task_queue == service.settings.task_queue]
-    assert len(ours) == 1
+    journey = await service.cart(checkout["token"])
+    query = f"WorkflowId = 'recovery/{service.shop}/{journey['key']}'"
+    await asyncio.sleep(1)  # visibility is eventually consistent
+    runs = [w async for w in service.temporal.list_workflows(query)]
+    assert len(runs) == 1  # thirteen deliveries, one run
 
     # the shopper changes the cart: the next message shows the new items
     update = shopify_fixture("checkouts_update")
