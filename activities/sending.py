@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from datetime import datetime, timezone
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -67,20 +68,26 @@ class SendingActivities:
             message.decision_id, message.channel, message.attempts = decision.id, channel, message.attempts + 1
             if not allowed.get(channel):
                 message.status, message.provider_result = "skipped", f"blocked at send time: {blocked.get(channel)}"
+                message.handed_over_at = None
                 self._save(session, message)
                 return SendResult("skipped", channel, message.provider_result)
-            message.status = "sending"
-            self._save(session, message)
 
             customer = session.get(Customer, cart.customer_id) if cart.customer_id else None
             contacts = contacts_of(session, cart.customer_id) if cart.customer_id else {}
             rendered = self._render(session, cart, customer, contacts, decision)
             recipient = self._recipient(channel, contacts)
-            headers = self._headers(channel, customer, req)
+            if message.handed_over_at is not None:  # an earlier attempt died inside the provider call
+                message.uncertain_resends += 1
+                log.warning("resending touch %s of cart %s after an interrupted attempt", req.touch, cart.id)
+            message.status, message.handed_over_at = "sending", datetime.now(timezone.utc)
+            self._save(session, message)  # committed before the provider sees anything
+            activity.heartbeat()
             try:
-                delivered = self._delivery.send(channel, recipient, rendered, headers)
+                delivered = self._delivery.send(
+                    channel, recipient, rendered, self._headers(channel, customer), req.idempotency_key
+                )
             except DeliveryError as err:
-                message.provider_result = str(err)[:1000]
+                message.provider_result, message.handed_over_at = str(err)[:1000], None  # it answered: no doubt
                 if err.permanent:
                     message.status = "failed"
                     self._save(session, message)
@@ -88,6 +95,7 @@ class SendingActivities:
                 self._save(session, message)
                 raise
             message.status, message.sent_at, message.template = "sent", now, rendered.template
+            message.handed_over_at = None
             message.rendered_hash = hashlib.sha256(_fingerprint(rendered).encode()).hexdigest()
             message.provider_result = f"accepted by {delivered.provider}"
             cart.journey_state = f"touch {req.touch} sent"
@@ -119,14 +127,13 @@ class SendingActivities:
             return contacts[_RECIPIENT_KIND[channel]].normalized if channel != "push" else contacts["push_token"].value
         raise ApplicationError(f"no {channel} recipient on file", type="InvalidRecipient", non_retryable=True)
 
-    def _headers(self, channel: str, customer, req: SendRequest) -> dict[str, str]:
+    def _headers(self, channel: str, customer) -> dict[str, str]:
         if channel != "email" or customer is None:
             return {}
         token = make_token(self._settings.signing_key(), customer.id, "email", int(time.time()))
         return {
             "List-Unsubscribe": f"<{self._settings.public_url}/unsubscribe/{token}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "X-Cartrecovery-Touch": hashlib.sha256(req.idempotency_key.encode()).hexdigest()[:32],
         }
 
     @staticmethod

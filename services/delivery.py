@@ -7,6 +7,7 @@ falls back to another channel); anything else is transient and retried by Tempor
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -43,7 +44,13 @@ class Delivery:
     def available(self, channel: str) -> bool:
         return bool(self._settings.channel_url(channel))
 
-    def send(self, channel: str, recipient: str, message: RenderedMessage, headers: dict[str, str] | None = None) -> Delivered:
+    def send(
+        self, channel: str, recipient: str, message: RenderedMessage, headers: dict[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Delivered:
+        """Deliver one message. `idempotency_key` goes out as `Idempotency-Key` (HTTP services) or
+        `X-Cartrecovery-Touch` (e-mail), hashed, so a provider or gateway that deduplicates can drop
+        a resend after a worker died mid-call."""
         template = self._settings.channel_url(channel)
         if not template:
             raise DeliveryError(f"channel {channel} has no delivery URL configured", permanent=True)
@@ -52,8 +59,12 @@ class Delivery:
         if not notifier.add(url):
             raise DeliveryError(f"the {channel} delivery URL is not a valid apprise URL", permanent=True)
         service = notifier[0]
-        if headers and hasattr(service, "headers"):
-            service.headers.update(headers)
+        extra = dict(headers or {})
+        if idempotency_key:
+            touch_id = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+            extra["X-Cartrecovery-Touch" if channel == "email" else "Idempotency-Key"] = touch_id
+        if extra and hasattr(service, "headers"):
+            service.headers.update(extra)
         body, title, body_format = _body(channel, message)
         alternative = message.text if channel == "email" else None
         with apprise.LogCapture(level=logging.WARNING) as captured, text_alternative(body, alternative):

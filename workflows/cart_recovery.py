@@ -39,6 +39,7 @@ PLAN_OPTIONS = dict(
 )
 SEND_OPTIONS = dict(
     start_to_close_timeout=timedelta(seconds=60),
+    heartbeat_timeout=timedelta(seconds=30),  # a killed worker's send is retried after 30 s, not 60
     schedule_to_close_timeout=timedelta(hours=1),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=2),

@@ -151,6 +151,10 @@ class Message(SQLModel, table=True):
     template: str | None = Field(default=None, max_length=200)
     status: str = Field(max_length=20)  # sending, sent, failed, skipped
     attempts: int = 0
+    # set just before the provider call, cleared when the provider answered: still set on a retry
+    # means an earlier attempt died mid-call and the provider may or may not have the message
+    handed_over_at: datetime | None = None
+    uncertain_resends: int = 0
     rendered_hash: str | None = Field(default=None, max_length=64)
     provider_result: str | None = Field(default=None, max_length=1000)
     created_at: datetime

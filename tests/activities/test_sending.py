@@ -1,0 +1,163 @@
+"""send_touch against a real SQLite database with a recording fake in place of apprise."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session, select
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.sending import SendingActivities
+from services.delivery import Delivered, DeliveryError
+from services.events import CartEvent, ConsentChange, ConsentEvent, Contact, LineItem
+from services.ingest import store_event
+from services.settings import Settings
+from services.store.carts import cart_key
+from services.store.tables import Decision, Message
+from workflows.types import SendRequest
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+SHOP = "send-shop"
+
+
+class FakeDelivery:
+    def __init__(self, fail: DeliveryError | None = None):
+        self.sent: list[tuple[str, str, object, dict, str]] = []
+        self.fail = fail
+
+    def send(self, channel, recipient, message, headers=None, idempotency_key=None):
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append((channel, recipient, message, headers or {}, idempotency_key))
+        return Delivered(provider="fake")
+
+
+def settings(tmp_path) -> Settings:
+    return Settings(
+        _env_file=None, data_dir=tmp_path, email_url="mailto://localhost?to={to}", sms_url="json://localhost/sms",
+        retargeting_url="json://localhost/aud", email_from="s@example.com", shop_address="1 Road", secret_key="k" * 32,
+    )
+
+
+def cart_with_decision(engine, cfg, channel="email", consents=()) -> tuple[str, int]:
+    event = CartEvent(
+        cart_id="c-1",
+        contact=Contact(customer_id="cust-1", email="Ada@Example.com", phone="+1 201 555 0123", first_name="Ada"),
+        consents=list(consents),
+        total_value=Decimal("42.00"),
+        items=[LineItem(title="Teapot", quantity=1, price=Decimal("42.00"))],
+        recovery_url="https://shop.example/recover/c-1",
+    )
+    store_event(engine, cfg, SHOP, "generic", event, NOW)
+    key = cart_key(SHOP, "c-1")
+    with Session(engine) as session:
+        decision = Decision(
+            cart_id=key, touch=1, decided_at=NOW, policy="test", channel=channel, send_at=NOW, reason="other",
+            reason_confidence=0.2, propensity=0.3, bucket="Low",
+        )
+        session.add(decision)
+        session.commit()
+        return key, decision.id
+
+
+def request(key: str, decision_id: int) -> SendRequest:
+    return SendRequest(key, decision_id, 1, f"recovery/{SHOP}/{key}/1", NOW.timestamp())
+
+
+def messages(engine) -> list[Message]:
+    with Session(engine) as session:
+        return list(session.exec(select(Message)))
+
+
+def test_sends_once_and_a_retry_does_not_send_again(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    delivery = FakeDelivery()
+    acts = SendingActivities(sqlite_engine, cfg, delivery=delivery)
+    env = ActivityEnvironment()
+    first = env.run(acts.send_touch, request(key, decision))
+    again = env.run(acts.send_touch, request(key, decision))
+    assert (first.status, again.status) == ("sent", "already_sent")
+    assert len(delivery.sent) == 1
+    channel, recipient, rendered, headers, idem = delivery.sent[0]
+    assert (channel, recipient) == ("email", "ada@example.com")
+    assert "Teapot" in rendered.html and "https://shop.example/recover/c-1" in rendered.text
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert idem == f"recovery/{SHOP}/{key}/1"
+    [row] = messages(sqlite_engine)
+    assert (row.status, row.attempts, row.handed_over_at, row.uncertain_resends) == ("sent", 1, None, 0)
+    assert row.rendered_hash and row.template.startswith("email/")
+
+
+def test_consent_revoked_before_send_skips_without_delivery(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    store_event(sqlite_engine, cfg, SHOP, "generic", ConsentEvent(
+        contact=Contact(customer_id="cust-1"), consents=[ConsentChange(channel="email", state="revoked")]), NOW)
+    delivery = FakeDelivery()
+    result = ActivityEnvironment().run(SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision))
+    assert result.status == "skipped" and "unsubscribed" in result.detail
+    assert delivery.sent == [] and messages(sqlite_engine)[0].status == "skipped"
+
+
+def test_sms_needs_explicit_consent_even_when_planned(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg, channel="sms")
+    delivery = FakeDelivery()
+    result = ActivityEnvironment().run(SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision))
+    assert result.status == "skipped" and delivery.sent == []
+
+
+def test_transient_failure_raises_for_retry_and_the_retry_sends(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    delivery = FakeDelivery(fail=DeliveryError("connection reset", permanent=False))
+    acts = SendingActivities(sqlite_engine, cfg, delivery=delivery)
+    with pytest.raises(DeliveryError):
+        ActivityEnvironment().run(acts.send_touch, request(key, decision))
+    [row] = messages(sqlite_engine)
+    assert row.status == "sending" and row.handed_over_at is None  # the provider answered: nothing uncertain
+    delivery.fail = None
+    assert ActivityEnvironment().run(acts.send_touch, request(key, decision)).status == "sent"
+    [row] = messages(sqlite_engine)
+    assert (row.attempts, row.uncertain_resends) == (2, 0)
+
+
+def test_permanent_failure_is_non_retryable_invalid_recipient(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    acts = SendingActivities(sqlite_engine, cfg, delivery=FakeDelivery(fail=DeliveryError("550 no such user", permanent=True)))
+    with pytest.raises(ApplicationError) as raised:
+        ActivityEnvironment().run(acts.send_touch, request(key, decision))
+    assert raised.value.type == "InvalidRecipient" and raised.value.non_retryable
+    assert messages(sqlite_engine)[0].status == "failed"
+
+
+def test_attempt_killed_inside_the_provider_call_is_resent_with_the_same_key_and_counted(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    with Session(sqlite_engine) as session:  # what a worker killed mid-call leaves behind
+        session.add(Message(idempotency_key=f"recovery/{SHOP}/{key}/1", cart_id=key, decision_id=decision, touch=1,
+                            channel="email", status="sending", attempts=1, handed_over_at=NOW, created_at=NOW))
+        session.commit()
+    delivery = FakeDelivery()
+    result = ActivityEnvironment().run(SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision))
+    assert result.status == "sent" and delivery.sent[0][4] == f"recovery/{SHOP}/{key}/1"
+    [row] = messages(sqlite_engine)
+    assert (row.attempts, row.uncertain_resends, row.status) == (2, 1, "sent")
+
+
+def test_retargeting_gets_only_a_hashed_identifier(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(
+        sqlite_engine, cfg, channel="retargeting", consents=[ConsentChange(channel="retargeting", state="granted")]
+    )
+    delivery = FakeDelivery()
+    ActivityEnvironment().run(SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision))
+    _, recipient, rendered, _, _ = delivery.sent[0]
+    assert recipient == hashlib.sha256(b"ada@example.com").hexdigest()
+    assert "ada@example.com" not in str(rendered.payload).lower() and "2015550123" not in str(rendered.payload)
