@@ -129,8 +129,18 @@ class PrivacyRequest(_Event):
     contact: Contact = Field(default_factory=Contact)
 
 
+class SmsReply(_Event):
+    """A text message a shopper sent back (relay your SMS provider's inbound webhook here).
+    Opt-out keywords (STOP, STOPALL, END, QUIT, CANCEL, UNSUBSCRIBE, REVOKE, OPT OUT; any case,
+    surrounding punctuation ignored) revoke SMS consent for that number before the next send."""
+
+    type: Literal["sms_reply"] = "sms_reply"
+    phone: str = Field(min_length=3, max_length=40, description="The sender's number.")
+    text: str = Field(max_length=2000)
+
+
 GenericEvent = Annotated[
-    Union[CartEvent, OrderEvent, ConsentEvent, BehaviorSignal, PrivacyRequest],
+    Union[CartEvent, OrderEvent, ConsentEvent, BehaviorSignal, PrivacyRequest, SmsReply],
     Field(discriminator="type"),
 ]
 
@@ -151,4 +161,4 @@ class Ignored(BaseModel):
     topic: str
 
 
-CanonicalEvent = Union[CartEvent, OrderEvent, ConsentEvent, BehaviorSignal, PrivacyRequest]
+CanonicalEvent = Union[CartEvent, OrderEvent, ConsentEvent, BehaviorSignal, PrivacyRequest, SmsReply]

@@ -13,16 +13,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from services.events import BehaviorSignal, CanonicalEvent, CartEvent, ConsentEvent, OrderEvent, PrivacyRequest
+from services.events import (
+    BehaviorSignal,
+    CanonicalEvent,
+    CartEvent,
+    ConsentChange,
+    ConsentEvent,
+    OrderEvent,
+    PrivacyRequest,
+    SmsReply,
+)
 from services.journeys import Journeys
 from services.settings import Settings
 from services.store import privacy
 from services.store.carts import open_carts_of, store_cart, store_order, store_signal
+from services.sms_replies import is_opt_out
+from services.contacts import normalize_phone
 from services.store.customers import record_consents, upsert_customer
 from services.store.prepared import run
-from services.store.tables import Cart
+from services.store.tables import Cart, Contact as ContactRow
 from workflows.types import ConsentChanged, OrderPlaced, SignalObserved
 
 log = logging.getLogger(__name__)
@@ -104,6 +115,8 @@ def _store(session: Session, shop: str, platform: str, event: CanonicalEvent, no
         return Stored([JourneyAction(key, "signal_observed", SignalObserved(event.kind))], "signal stored")
     if isinstance(event, PrivacyRequest):
         return _privacy(session, shop, event, now, region)
+    if isinstance(event, SmsReply):
+        return _sms_reply(session, shop, event, now, region)
     raise TypeError(f"unsupported event {type(event).__name__}")
 
 
@@ -121,6 +134,22 @@ def _cart(session: Session, shop: str, platform: str, event: CartEvent, now: dat
         if change.order_id is not None:
             actions.append(JourneyAction(change.cart_key, "order_placed", OrderPlaced(change.order_id)))
     return Stored(actions, "journey started or updated" if change.journey_open else "cart stored; its journey has ended")
+
+
+def _sms_reply(session: Session, shop: str, event: SmsReply, now: datetime, region: str) -> Stored:
+    if not is_opt_out(event.text):
+        return Stored([], "reply held no opt-out keyword; ignored")
+    phone = normalize_phone(event.phone, region)
+    owners = session.exec(
+        select(ContactRow.customer_id).where(ContactRow.shop == shop, ContactRow.kind == "phone", ContactRow.normalized == phone)
+    ).all() if phone else []
+    revoke = ConsentChange(channel="sms", state="revoked", source="sms_reply", evidence=event.text.strip()[:100], at=now)
+    actions = []
+    for customer_id in owners:  # every customer record holding this number
+        if record_consents(session, customer_id, [revoke], now):
+            carts = session.exec(select(Cart.id).where(Cart.customer_id == customer_id, Cart.status == "open")).all()
+            actions += [JourneyAction(key, "consent_changed", ConsentChanged(1)) for key in carts]
+    return Stored(actions, "SMS consent revoked" if owners else "opt-out from an unknown number")
 
 
 def _privacy(session: Session, shop: str, event: PrivacyRequest, now: datetime, region: str) -> Stored:

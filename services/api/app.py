@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from temporalio.client import Client
 
-from services.api import admin, unsubscribe, webhooks
+from services.api import admin, customers, unsubscribe, webhooks
 from services.clock import load_clock
 from services.events import GenericWebhook
 from services.journeys import Journeys
@@ -45,6 +45,7 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
     app.state.settings, app.state.engine, app.state.journeys = settings, engine, None
     app.include_router(webhooks.router)
     app.include_router(admin.router)
+    app.include_router(customers.router)
     app.include_router(unsubscribe.router)
 
     @app.get("/healthz", tags=["health"], summary="Database and workflow engine reachable")

@@ -17,8 +17,10 @@ from services.store.tables import Cart, CartAlias, ConsentRecord, Contact, Custo
 
 def export_customer(session: Session, shop: str, contact: ContactIn, region: str) -> dict:
     customer = find_customer(session, shop, contact, region)
-    if customer is None:
-        return {"customer": None}
+    return {"customer": None} if customer is None else export(session, customer)
+
+
+def export(session: Session, customer: Customer) -> dict:
     carts = session.exec(select(Cart).where(Cart.customer_id == customer.id)).all()
     cart_ids = [c.id for c in carts]
     return {
@@ -37,6 +39,16 @@ def erase_customer(session: Session, shop: str, contact: ContactIn, region: str,
         return False
     _erase(session, customer, now)
     return True
+
+
+def erase_by_id(session: Session, customer_id: str, now: datetime) -> list[tuple[str, str]] | None:
+    """Erase one customer; returns (shop, cart key) of the journeys to stop, None if unknown."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return None
+    running = list(session.exec(select(Cart.shop, Cart.id).where(Cart.customer_id == customer.id, Cart.status == "open")))
+    _erase(session, customer, now)
+    return running
 
 
 def erase_shop(session: Session, shop: str, now: datetime) -> list[str]:
