@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
 from channel_models.context import PlanContext, Reachability
+from services.clock import utc
+from services.contacts import phone_whereabouts
 from services.settings import Settings
 from services.store.customers import contacts_of, current_consent
-from services.store.tables import BehaviorSignalRow, Cart, Message, Order
+from services.store.tables import BehaviorSignalRow, Cart, Contact as ContactRow, Customer, Message, Order
 
 _CAPTURE_KIND = {"email": ("email",), "sms": ("phone",), "push": ("push_token",), "retargeting": ("audience_id", "email", "phone")}
 
@@ -48,6 +50,8 @@ def build_plan_context(
                 captured=any(k in contacts for k in kinds),
                 consent=consent[channel].state if channel in consent else None,
             )
+    where = _whereabouts(session, settings, cart)
+    sent = _sent_history(session, cart, now)
     signals = Counter(session.exec(select(BehaviorSignalRow.kind).where(BehaviorSignalRow.cart_id == cart.id)))
     previous = tuple(
         session.exec(
@@ -79,7 +83,48 @@ def build_plan_context(
         excluded=tuple(excluded),
         incentives_available=incentives,
         device=cart.device,
+        timezone=where[0],
+        country=where[1],
+        province=where[2],
+        sent_history=tuple((channel, at) for channel, at, _ in sent),
+        journey_history=tuple((channel, at) for channel, at, cart_id in sent if cart_id == cart.id),
+        fallback_timezone=settings.shop_timezone,
+        cap_hours={
+            "email_hours": settings.email_cap_hours,
+            "sms_hours": settings.sms_cap_hours,
+            "push_hours": settings.push_cap_hours,
+        },
     )
+
+
+HISTORY = timedelta(days=2)  # longer than any cap
+
+
+def _sent_history(session: Session, cart: Cart, now: datetime) -> list[tuple[str, datetime, str]]:
+    """(channel, sent_at, cart id) of what this customer (or, for a guest, this cart) was sent lately."""
+    query = select(Message.channel, Message.sent_at, Message.cart_id).where(
+        Message.status == "sent", col(Message.sent_at) >= now - HISTORY
+    )
+    if cart.customer_id:
+        query = query.join(Cart, col(Cart.id) == col(Message.cart_id)).where(Cart.customer_id == cart.customer_id)
+    else:
+        query = query.where(Message.cart_id == cart.id)
+    return [(channel, utc(at), cart_id) for channel, at, cart_id in session.exec(query)]
+
+
+def _whereabouts(session: Session, settings: Settings, cart: Cart) -> tuple[str | None, str | None, str | None]:
+    """(time zone, country, province): the customer record, else the phone number's region."""
+    customer = session.get(Customer, cart.customer_id) if cart.customer_id else None
+    zone = customer.timezone if customer else None
+    country = customer.country if customer else None
+    phone = session.exec(
+        select(ContactRow.normalized).where(ContactRow.customer_id == cart.customer_id, ContactRow.kind == "phone")
+    ).first() if customer else None
+    if phone and (zone is None or country is None):
+        region, zones = phone_whereabouts(phone)
+        country = country or region
+        zone = zone or (zones[0] if len(zones) == 1 else None)  # a country spanning zones stays unknown
+    return zone, country, customer.province if customer else None
 
 
 def features_snapshot(ctx: PlanContext) -> dict:

@@ -18,9 +18,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.message_context import build_message_context
 from activities.plan_context import build_plan_context
-from channel_models import channel_masks
+from channel_models.compliance import send_now_problem
 from message_templates import RenderedMessage, TemplateRenderer
-from services.clock import from_ts
+from services.clock import from_ts, utc
 from services.contacts import audience_hash
 from services.delivery import Delivery, DeliveryError
 from services.settings import Settings
@@ -54,11 +54,14 @@ class SendingActivities:
                 return SendResult("already_sent", message.channel, "accepted by the provider on an earlier attempt")
 
             now = from_ts(req.now)
-            allowed, blocked = channel_masks(
+            # Consent, capture, quiet hours and caps again, now: anything may have changed since planning.
+            problem = send_now_problem(
                 build_plan_context(
                     session, self._settings, cart, touch=req.touch, max_touches=req.touch, now=now,
-                    abandoned_at=cart.abandoned_at or now, deadline=now,
-                )
+                    abandoned_at=utc(cart.abandoned_at) or now, deadline=now,
+                ),
+                channel,
+                now,
             )
             if message is None:
                 message = Message(
@@ -66,8 +69,8 @@ class SendingActivities:
                     channel=channel, status="sending", created_at=now,
                 )
             message.decision_id, message.channel, message.attempts = decision.id, channel, message.attempts + 1
-            if not allowed.get(channel):
-                message.status, message.provider_result = "skipped", f"blocked at send time: {blocked.get(channel)}"
+            if problem:
+                message.status, message.provider_result = "skipped", f"blocked at send time: {problem}"
                 message.handed_over_at = None
                 self._save(session, message)
                 return SendResult("skipped", channel, message.provider_result)

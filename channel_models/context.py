@@ -41,6 +41,15 @@ class PlanContext:
     excluded: tuple[str, ...] = ()  # channels that failed permanently for this cart
     incentives_available: tuple[str, ...] = ()  # incentives whose code is configured
     device: str | None = None
+    # where the recipient is, for quiet hours and regional rule packs (no address, only zones/codes)
+    timezone: str | None = None  # IANA zone: customer record, else phone number's region, else shop's
+    country: str | None = None  # ISO 3166-1 alpha-2
+    province: str | None = None  # ISO 3166-2 subdivision code without country, e.g. "FL"
+    # (channel, sent_at) of every message sent to this customer recently, across all carts
+    sent_history: tuple[tuple[str, datetime], ...] = ()
+    journey_history: tuple[tuple[str, datetime], ...] = ()  # this cart's own sends
+    fallback_timezone: str = "UTC"  # the shop's zone
+    cap_hours: Mapping[str, float] = field(default_factory=dict)  # e.g. {"email_hours": 16}
 
 
 @dataclass(frozen=True)

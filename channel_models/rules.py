@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from channel_models.context import PlanContext, TouchDecision
+from channel_models.compliance import send_times
 from channel_models.eligibility import channel_masks
 from channel_models.propensity import DEFAULT_EDGES, bucket_for, self_recovery_propensity
 from channel_models.reasons import infer_reason
@@ -149,9 +150,19 @@ class RulePolicy:
                 explanation=tuple(explanation + [f"stop: {stop_reason}"]), **common,
             )
 
+        # Quiet hours and caps move a channel's send time; past the deadline they mask it.
+        held = send_times(ctx, send_at, allowed, blocked)
+        if not held:
+            masked = "; ".join(f"{channel} {why}" for channel, why in blocked.items())
+            stop_reason = f"no permitted channel: {masked}"
+            return TouchDecision(
+                stop=True, stop_reason=stop_reason, channel=None, send_at=None, incentive=None,
+                explanation=tuple(explanation + [f"stop: {stop_reason}"]), **common,
+            )
         channel, channel_why = self.choose_channel(ctx, allowed)
         incentive, incentive_why = self.choose_incentive(ctx, reason, bucket)
-        explanation += [channel_why, f"time: {time_why}", incentive_why]
+        send_at, hold_why = held[channel]
+        explanation += [channel_why, f"time: {time_why}", *hold_why, incentive_why]
         return TouchDecision(
             stop=False, stop_reason=None, channel=channel, send_at=send_at, incentive=incentive,
             explanation=tuple(explanation), **common,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 
 import phonenumbers
+from phonenumbers import timezone
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -41,6 +42,16 @@ def phone_region(e164: str) -> str | None:
         return phonenumbers.region_code_for_number(phonenumbers.parse(e164))
     except phonenumbers.NumberParseException:
         return None
+
+
+def phone_whereabouts(e164: str) -> tuple[str | None, tuple[str, ...]]:
+    """(region code, candidate IANA zones) of a number; several zones when the region spans them."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return None, ()
+    zones = tuple(z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown")
+    return phonenumbers.region_code_for_number(number), zones
 
 
 def audience_hash(normalized: str | None) -> str | None:

@@ -63,6 +63,8 @@ class Contact(_Event):
     first_name: str | None = Field(None, max_length=200)
     locale: str | None = Field(None, max_length=20)
     timezone: str | None = Field(None, max_length=64, description="IANA zone, e.g. Europe/Paris.")
+    country: str | None = Field(None, min_length=2, max_length=2, description="ISO 3166-1 alpha-2, for regional rules.")
+    province: str | None = Field(None, max_length=10, description="Subdivision code without country, e.g. FL.")
     push_token: str | None = Field(None, max_length=4096)
     audience_id: str | None = Field(None, max_length=255, description="Ad-platform audience identifier.")
 

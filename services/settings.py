@@ -59,6 +59,10 @@ class Settings(BaseSettings):
 
     default_region: str = Field("US", min_length=2, max_length=2, description="Region for phone numbers without +country")
     email_requires_consent: bool = False
+    shop_timezone: str = Field("UTC", description="zone for quiet hours when the shopper's is unknown")
+    email_cap_hours: float = Field(16, ge=0)
+    sms_cap_hours: float = Field(24, ge=0)
+    push_cap_hours: float = Field(24, ge=0)
 
     max_webhook_bytes: int = Field(1_048_576, ge=1024)
 
@@ -67,6 +71,17 @@ class Settings(BaseSettings):
     def _url_has_scheme(cls, value: str) -> str:
         if value and "://" not in value:
             raise ValueError("must be an apprise URL such as mailtos://... or json://...")
+        return value
+
+    @field_validator("shop_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
         return value
 
     @model_validator(mode="after")

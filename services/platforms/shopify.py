@@ -109,6 +109,11 @@ def _line_items(r: PayloadReader, payload: dict) -> list[dict]:
     return items
 
 
+def _code(value: str | None, length: int | None) -> str | None:
+    value = (value or "").strip().upper()
+    return value if value and (length is None or len(value) == length) else None
+
+
 def _checkout(r: PayloadReader, p: dict) -> Built:
     customer = r.obj(p, "customer")
     shipping, billing = r.obj(p, "shipping_address"), r.obj(p, "billing_address")
@@ -149,6 +154,11 @@ def _checkout(r: PayloadReader, p: dict) -> Built:
         or r.text(shipping, "first_name", "shipping_address", limit=200)
         or r.text(billing, "first_name", "billing_address", limit=200),
         "locale": r.text(p, "customer_locale", limit=20, drop_if_long=True),
+        # Quiet hours follow the shopper's region (state law in the US): shipping, else billing address.
+        "country": _code(r.text(shipping, "country_code", "shipping_address", limit=2, drop_if_long=True)
+                         or r.text(billing, "country_code", "billing_address", limit=2, drop_if_long=True), 2),
+        "province": _code(r.text(shipping, "province_code", "shipping_address", limit=10, drop_if_long=True)
+                          or r.text(billing, "province_code", "billing_address", limit=10, drop_if_long=True), None),
     }
 
     gateway, shipping_lines = r.text(p, "gateway", limit=200), r.array(p, "shipping_lines")

@@ -63,6 +63,8 @@ def upsert_customer(session: Session, shop: str, contact: ContactIn, now: dateti
         "first_name": contact.first_name or None,
         "locale": contact.locale or None,
         "timezone": contact.timezone or None,
+        "country": contact.country or None,
+        "province": contact.province or None,
     }
     if customer_id is None:
         if not contacts and not contact.customer_id:

@@ -48,7 +48,7 @@ def _insert_customer(d):
 
 def _update_customer(_d):
     t = Customer.__table__
-    fields = ("external_id", "first_name", "locale", "timezone")
+    fields = ("external_id", "first_name", "locale", "timezone", "country", "province")
     return (
         update(t)
         .where(t.c.id == bindparam("customer_id"))

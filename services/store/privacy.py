@@ -70,6 +70,7 @@ def _erase(session: Session, customer: Customer, now: datetime) -> None:
     for cart in session.exec(select(Cart).where((Cart.customer_id == customer.id) | col(Cart.id).in_(ordered))).all():
         _scrub_cart(session, cart)
     customer.external_id = customer.first_name = customer.locale = customer.timezone = None
+    customer.country = customer.province = None
     customer.erased_at = now
     session.add(customer)
 

@@ -22,6 +22,8 @@ class Customer(SQLModel, table=True):
     first_name: str | None = Field(default=None, max_length=200)
     locale: str | None = Field(default=None, max_length=20)
     timezone: str | None = Field(default=None, max_length=64)
+    country: str | None = Field(default=None, max_length=2)
+    province: str | None = Field(default=None, max_length=10)
     created_at: datetime
     erased_at: datetime | None = None
 

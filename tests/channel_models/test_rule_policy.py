@@ -260,3 +260,37 @@ def test_bad_touch_numbers_are_rejected(overrides):
 def test_naive_datetimes_are_rejected():
     with pytest.raises(ValueError, match="now must be timezone-aware"):
         POLICY.plan(make_ctx(now=datetime(2025, 3, 3, 13, 0)))
+
+
+def test_sms_planned_at_night_is_held_to_the_morning_in_the_recipients_zone():
+    from datetime import datetime, timezone
+
+    from channel_models import PlanContext, Reachability, RulePolicy
+
+    night = datetime(2026, 3, 8, 6, 0, tzinfo=timezone.utc)  # 01:00 in New York, the spring-forward day
+    ctx = PlanContext(
+        touch=1, max_touches=1, now=night, abandoned_at=night, deadline=datetime(2026, 3, 13, tzinfo=timezone.utc),
+        cart_value=300.0, item_count=1, stage="payment", configured=("sms",),
+        reachability={"sms": Reachability(captured=True, consent="granted")},
+        timezone="America/New_York", country="US", province="FL",
+    )
+    decision = RulePolicy().plan(ctx)
+    assert decision.channel == "sms"
+    assert decision.send_at == datetime(2026, 3, 8, 12, 0, tzinfo=timezone.utc)  # 08:00 EDT
+    assert any("held until 08:00" in line for line in decision.explanation)
+
+
+def test_an_email_cap_moves_the_touch_after_the_cap():
+    from datetime import datetime, timedelta, timezone
+
+    from channel_models import PlanContext, Reachability, RulePolicy
+
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    ctx = PlanContext(
+        touch=1, max_touches=1, now=now, abandoned_at=now, deadline=now + timedelta(days=5), cart_value=50.0,
+        item_count=1, stage="checkout", configured=("email",),
+        reachability={"email": Reachability(captured=True)},
+        sent_history=(("email", now - timedelta(hours=4)),), cap_hours={"email_hours": 16},
+    )
+    decision = RulePolicy().plan(ctx)
+    assert decision.channel == "email" and decision.send_at == now + timedelta(hours=12)

@@ -7,6 +7,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from planner_builders import ABANDONED
 
+from channel_models.compliance import send_times
 from channel_models import (
     BUCKETS,
     CHANNELS,
@@ -17,7 +18,7 @@ from channel_models import (
     channel_masks,
 )
 from channel_models.reasons import infer_reason
-from channel_models.timing import touch_delay
+from channel_models.timing import plan_send_time, touch_delay
 
 POLICY = RulePolicy()
 SIGNALS = (
@@ -109,6 +110,8 @@ def test_decisions_respect_masks_time_and_caps(ctx):
             or nominal_send_at(ctx) > ctx.deadline
         )
         return
+    # quiet hours and caps only ever move the send time later, never earlier
+    assert decision.send_at >= plan_send_time(ctx, decision.reason)[0]
 
     assert ctx.touch <= ctx.max_touches
     assert decision.channel in CHANNELS
@@ -129,8 +132,11 @@ def test_decisions_respect_masks_time_and_caps(ctx):
 def test_does_not_stop_when_a_touch_is_possible(ctx):
     decision = POLICY.plan(ctx)
     send_at = nominal_send_at(ctx)
-    some_channel = any(channel_masks(ctx, send_at)[0].values())
-    if ctx.touch <= ctx.max_touches and send_at <= ctx.deadline and some_channel:
+    if ctx.touch > ctx.max_touches or send_at > ctx.deadline:
+        return
+    allowed, blocked = channel_masks(ctx, send_at)
+    # a channel that quiet hours or caps hold past the deadline is masked like any other rule
+    if send_times(ctx, send_at, allowed, blocked):
         assert not decision.stop
 
 
