@@ -3,9 +3,10 @@
     python bench/ingest.py [--n 2000] [--concurrency 32]
 
 Baseline: N `client.start_workflow(CartRecoveryWorkflow.run, ...)` calls, C in flight.
-Ingest:   N signed Shopify `checkouts/create` webhooks through the real FastAPI app (in-process ASGI,
-          so the HTTP client's cost is not counted): size limit, HMAC check, JSON + schema parsing,
-          dedupe, SQLite storage (customer, contacts, consent, cart), signal-with-start, receipt.
+Ingest:   N signed Shopify `checkouts/create` webhooks handed straight to the real FastAPI app as
+          ASGI calls (so no HTTP client's CPU is counted - in production that is Shopify's):
+          size limit, HMAC check, JSON + schema parsing, dedupe, one SQLite transaction (customer,
+          contacts, consent, cart, receipt), signal-with-start.
 No worker runs in either phase, so both leave the same number of idle journeys on the server.
 The two phases alternate (baseline, ingest, baseline, ingest) and each rate is the median.
 Prints both rates and ingest/baseline (target >= 0.9).
@@ -23,7 +24,6 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 from temporalio.testing import WorkflowEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -90,14 +90,40 @@ def webhook_bodies(n: int) -> list[tuple[bytes, dict]]:
     return bodies
 
 
-async def ingest(http: httpx.AsyncClient, n: int, concurrency: int) -> float:
+async def asgi_post(app, path: str, body: bytes, headers: dict) -> int:
+    """One request through the ASGI app, the way uvicorn hands it over."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        + [(b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
+    }
+    delivered, status = False, []
+
+    async def receive():
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # no disconnect during the request
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await app(scope, receive, send)
+    return status[0]
+
+
+async def ingest(app, n: int, concurrency: int) -> float:
     bodies = webhook_bodies(n)
 
     async def call(i: int):
         body, headers = bodies[i]
-        response = await http.post("/webhooks/shopify", content=body, headers=headers)
-        if response.status_code != 200:
-            raise RuntimeError(f"webhook {i}: {response.status_code} {response.text}")
+        status = await asgi_post(app, "/webhooks/shopify", body, headers)
+        if status != 200:
+            raise RuntimeError(f"webhook {i}: HTTP {status}")
 
     return await bounded(n, concurrency, call)
 
@@ -115,15 +141,13 @@ async def main(n: int, concurrency: int, rounds: int) -> None:
             engine = make_engine(settings.database_url)
             app = create_app(settings, engine=engine, client=env.client)
             async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=60) as http:
-                    await baseline(env.client, 50, concurrency, "bench")  # warm-up
-                    await ingest(http, 50, concurrency)
-                    base_rates, ingest_rates = [], []
-                    for r in range(rounds):
-                        base_rates.append(await baseline(env.client, n, concurrency, "bench"))
-                        ingest_rates.append(await ingest(http, n, concurrency))
-                        print(f"round {r + 1}: start_workflow {base_rates[-1]:7.1f}/s   webhook ingest {ingest_rates[-1]:7.1f}/s")
+                await baseline(env.client, 50, concurrency, "bench")  # warm-up
+                await ingest(app, 50, concurrency)
+                base_rates, ingest_rates = [], []
+                for r in range(rounds):
+                    base_rates.append(await baseline(env.client, n, concurrency, "bench"))
+                    ingest_rates.append(await ingest(app, n, concurrency))
+                    print(f"round {r + 1}: start_workflow {base_rates[-1]:7.1f}/s   webhook ingest {ingest_rates[-1]:7.1f}/s")
             engine.dispose()
         finally:
             await env.shutdown()

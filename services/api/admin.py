@@ -8,11 +8,12 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
-from services.api.deps import AdminDep, EngineDep
+from services.api.auth import ViewerDep
+from services.api.deps import EngineDep
 from services.reports import recovery_report
 from services.store.views import cart_journey, find_cart
 
-router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(prefix="/v1", tags=["journeys and reports"], dependencies=[ViewerDep])
 
 
 @router.get("/carts/{cart_id}", summary="A cart's journey: state, touches, decision log and outcome")

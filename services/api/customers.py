@@ -7,7 +7,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 from temporalio.service import RPCError
 
-from services.api.deps import AdminDep, ClockDep, EngineDep, JourneysDep
+from services.api.auth import AdminDep
+from services.api.deps import ClockDep, EngineDep, JourneysDep
 from services.clock import service_now
 from services.store.privacy import erase_by_id, export
 from services.store.tables import Customer
