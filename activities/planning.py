@@ -60,6 +60,8 @@ class PlanningActivities:
             )
             session.add(row)
             cart.journey_state = "stopped" if decision.stop else f"touch {req.touch} planned"
+            if cart.reason is None:  # the report's reason and bucket: the first decision's for now
+                cart.reason, cart.bucket = decision.reason, decision.bucket
             session.add(cart)
             session.commit()
             return TouchPlan(

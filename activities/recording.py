@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from services.clock import from_ts, to_ts
-from services.store.tables import Cart, Message, Order, Outcome
+from services.store.tables import Cart, Decision, Message, Order, Outcome
 from workflows.types import AbandonmentRecord, OutcomeRecord
 
 
@@ -47,12 +47,21 @@ class RecordingActivities:
                 outcome.currency = order.currency
                 if record.abandoned_at is not None:
                     outcome.time_to_recovery_s = max(0.0, to_ts(order.received_at) - record.abandoned_at)
+            attributed = None
             if record.attributed_touch is not None:
-                outcome.attributed_channel = session.exec(
-                    select(Message.channel).where(
+                attributed = session.exec(
+                    select(Message.channel, Message.decision_id).where(
                         Message.cart_id == cart.id, Message.touch == record.attributed_touch, Message.status == "sent"
                     )
                 ).first()
+                outcome.attributed_channel = attributed[0] if attributed else None
+            # The report groups a cart by the reason and bucket of the decision behind the
+            # recovering touch, else by its first decision's (set while planning).
+            decision = session.get(Decision, attributed[1]) if attributed else None
+            if decision is None and cart.reason is None:
+                decision = session.exec(select(Decision).where(Decision.cart_id == cart.id).order_by(Decision.id)).first()
+            if decision is not None:
+                cart.reason, cart.bucket = decision.reason, decision.bucket
             cart.status = record.status
             cart.journey_state = "done"
             cart.closed_at = from_ts(record.at)

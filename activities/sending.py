@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.message_context import build_message_context
 from activities.plan_context import build_plan_context
+from activities.stored_templates import StoredTemplates
 from channel_models.compliance import send_now_problem
 from message_templates import RenderedMessage, TemplateRenderer
 from services.clock import from_ts, utc
@@ -25,7 +26,8 @@ from services.contacts import audience_hash
 from services.delivery import Delivery, DeliveryError
 from services.settings import Settings
 from services.store.customers import contacts_of
-from services.store.tables import Cart, Customer, Decision, Message
+from services.store.tables import Cart, Customer, Decision, Message, MessageTemplate
+from services.templates_store import ensure_seeded
 from services.unsubscribe import make_token
 from workflows.types import SendRequest, SendResult
 
@@ -39,10 +41,11 @@ class SendingActivities:
         self._engine = engine
         self._settings = settings
         self._delivery = delivery or Delivery(settings)
-        self._renderer = renderer or TemplateRenderer()
+        self._templates = StoredTemplates(renderer or TemplateRenderer(settings.sms_max_segments))
 
     @activity.defn(name="send_touch")
     def send_touch(self, req: SendRequest) -> SendResult:
+        ensure_seeded(self._engine)  # before this session may hold SQLite's write lock
         with Session(self._engine) as session:
             decision = session.get(Decision, req.decision_id)
             cart = session.get(Cart, req.cart_key)
@@ -53,7 +56,8 @@ class SendingActivities:
             if message is not None and message.status == "sent":
                 return SendResult("already_sent", message.channel, "accepted by the provider on an earlier attempt")
 
-            now = from_ts(req.now)
+            # The time the message leaves, not when it was scheduled: a retry may run much later.
+            now = from_ts(req.clock.to_service(time.time()) if req.clock else req.now)
             # Consent, capture, quiet hours and caps again, now: anything may have changed since planning.
             problem = send_now_problem(
                 build_plan_context(
@@ -77,7 +81,8 @@ class SendingActivities:
 
             customer = session.get(Customer, cart.customer_id) if cart.customer_id else None
             contacts = contacts_of(session, cart.customer_id) if cart.customer_id else {}
-            rendered = self._render(session, cart, customer, contacts, decision)
+            unsubscribe = self._unsubscribe_url(customer, channel)  # one link for body and headers
+            rendered, stored = self._render(session, cart, customer, contacts, decision, req.idempotency_key, unsubscribe)
             recipient = self._recipient(channel, contacts)
             if message.handed_over_at is not None:  # an earlier attempt died inside the provider call
                 message.uncertain_resends += 1
@@ -87,17 +92,18 @@ class SendingActivities:
             activity.heartbeat()
             try:
                 delivered = self._delivery.send(
-                    channel, recipient, rendered, self._headers(channel, customer), req.idempotency_key
+                    channel, recipient, rendered, self._headers(channel, unsubscribe), req.idempotency_key
                 )
             except DeliveryError as err:
-                message.provider_result, message.handed_over_at = str(err)[:1000], None  # it answered: no doubt
-                if err.permanent:
-                    message.status = "failed"
+                message.provider_result = str(err)[:1000]
+                if err.permanent:  # a refusal: the provider certainly does not have it
+                    message.status, message.handed_over_at = "failed", None
                     self._save(session, message)
                     raise ApplicationError(f"{channel} recipient refused: {err}", type="InvalidRecipient", non_retryable=True)
                 self._save(session, message)
                 raise
             message.status, message.sent_at, message.template = "sent", now, rendered.template
+            message.template_id, message.variant = (stored.id, stored.variant) if stored else (None, None)
             message.handed_over_at = None
             message.rendered_hash = hashlib.sha256(_fingerprint(rendered).encode()).hexdigest()
             message.provider_result = f"accepted by {delivered.provider}"
@@ -107,18 +113,21 @@ class SendingActivities:
             log.info("touch sent cart=%s touch=%s channel=%s", cart.id, req.touch, channel)
             return SendResult("sent", channel)
 
-    def _render(self, session, cart, customer, contacts, decision) -> RenderedMessage:
-        unsubscribe = ""
-        if customer is not None:
-            token = make_token(self._settings.signing_key(), customer.id, decision.channel, int(time.time()))
-            unsubscribe = f"{self._settings.public_url}/unsubscribe/{token}"
+    def _unsubscribe_url(self, customer, channel: str) -> str:
+        if customer is None:
+            return ""
+        token = make_token(self._settings.signing_key(), customer.id, channel, int(time.time()))
+        return f"{self._settings.public_url}/unsubscribe/{token}"
+
+    def _render(self, session, cart, customer, contacts, decision, seed: str, unsubscribe: str) -> tuple[RenderedMessage, MessageTemplate | None]:
         returning = bool(customer) and session.exec(
             select(Cart.id).where(Cart.customer_id == customer.id, Cart.status == "completed")
         ).first() is not None
         context = build_message_context(
             self._settings, cart, customer, contacts, decision, returning=returning, unsubscribe_url=unsubscribe
         )
-        return self._renderer.render(decision.channel, decision.reason, context)
+        locale = customer.locale if customer is not None else None
+        return self._templates.render(session, decision.channel, decision.reason, locale, context, seed)
 
     @staticmethod
     def _recipient(channel: str, contacts) -> str:
@@ -130,12 +139,12 @@ class SendingActivities:
             return contacts[_RECIPIENT_KIND[channel]].normalized if channel != "push" else contacts["push_token"].value
         raise ApplicationError(f"no {channel} recipient on file", type="InvalidRecipient", non_retryable=True)
 
-    def _headers(self, channel: str, customer) -> dict[str, str]:
-        if channel != "email" or customer is None:
+    @staticmethod
+    def _headers(channel: str, unsubscribe: str) -> dict[str, str]:
+        if channel != "email" or not unsubscribe:
             return {}
-        token = make_token(self._settings.signing_key(), customer.id, "email", int(time.time()))
         return {
-            "List-Unsubscribe": f"<{self._settings.public_url}/unsubscribe/{token}>",
+            "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
 

@@ -119,28 +119,42 @@ class TemplateRenderer:
 
         The reason comes from ``context["reason"]``; parts not in ``sources`` use the defaults.
         """
+        return self.bind_source(channel, sources, context.get("reason", FALLBACK_REASON))(context)
+
+    def bind_source(
+        self, channel: str, sources: dict[str, str], reason: str
+    ) -> Callable[[dict[str, Any]], RenderedMessage]:
+        """Compile editor sources once and render them for many contexts (validation over every
+        sample, one stored version at send time). Files are looked up for ``reason``, whatever
+        ``context["reason"]`` says: that is how the "other" template stands in for any reason."""
         _check_channel(channel)
         for name, source in sources.items():
             if not name.startswith(f"{channel}/"):
                 raise TemplateError(f"template {name!r} does not belong to channel {channel!r}", template=name)
             if len(source) > MAX_SOURCE_CHARS:
                 raise TemplateError(f"template is longer than {MAX_SOURCE_CHARS} characters", template=name)
-        # A fresh, uncached environment: edited sources must never leak into later renders.
+        # An environment of its own: edited sources must never leak into other renders.
         environment = self._make_environment(sources)
-        reason = context.get("reason", FALLBACK_REASON)
-        message = self._render(environment, channel, reason, context)
-        if sources and not environment.loader.used:  # type: ignore[union-attr]
-            # Otherwise an editor previewing "sms/price.txt" with another reason silently sees
-            # the default template and believes their edit works.
-            raise TemplateError(
-                f"none of the given templates is used to render {channel} for reason {reason!r}",
-                template=next(iter(sources)),
-            )
-        return message
+        checked = False
+
+        def render(context: dict[str, Any]) -> RenderedMessage:
+            nonlocal checked
+            message = self._render(environment, channel, reason, context)
+            if not checked and sources and not environment.loader.used:  # type: ignore[union-attr]
+                # Otherwise an editor previewing "sms/price.txt" with another reason silently sees
+                # the default template and believes their edit works.
+                raise TemplateError(
+                    f"none of the given templates is used to render {channel} for reason {reason!r}",
+                    template=next(iter(sources)),
+                )
+            checked = True
+            return message
+
+        return render
 
     def _make_environment(self, sources: Mapping[str, str] | None = None) -> TemplateSandbox:
         loader = _TemplateLoader(self._directory, sources)
-        environment = TemplateSandbox(loader, cache_size=0 if sources else 400)
+        environment = TemplateSandbox(loader)
         environment.tests["gsm7"] = is_gsm7
         return environment
 
@@ -183,6 +197,12 @@ class TemplateRenderer:
             validate_push(title, body)
             return RenderedMessage(channel, subject=title, text=body, template=stem)
         return RenderedMessage(channel, payload=parse_retargeting(parts["payload"]), template=stem)
+
+
+def source_names(channel: str, reason: str) -> tuple[str, ...]:
+    """The editable files of one channel and reason, e.g. ``("sms/price.txt",)``."""
+    _check_channel(channel)
+    return tuple(f"{channel}/{reason}{extension}" for _field, extension in _PARTS[channel])
 
 
 def _check_channel(channel: str) -> None:

@@ -80,3 +80,40 @@ def sample_context(
             "hashed_phone": _sha256("+15555550123"),
         },
     }
+
+
+# What the editor's locale selector changes in the sample: a typical name (which may push an SMS
+# out of GSM-7) and the currency. The template text itself is the locale's own version.
+SAMPLE_LOCALES = {
+    "en": ("Ada", "USD"),
+    "de": ("Jürgen", "EUR"),
+    "fr": ("Zoë", "EUR"),
+    "es": ("Begoña", "EUR"),
+}
+BUCKETS = ("Very low", "Low", "Moderate", "High", "Very high")
+
+
+def preview_context(
+    reason: str = "other",
+    bucket: str = "Moderate",
+    items: int = 2,
+    returning: bool = False,
+    locale: str = "en",
+    incentive: str | None = "auto",
+    *,
+    first_name: bool = True,
+    touch: int = 1,
+) -> dict[str, Any]:
+    """The editor's live-preview sample. ``incentive="auto"`` grants what the cold-start planner
+    would for this reason and bucket: none for shoppers likely to return anyway (High, Very high),
+    free shipping for shipping-cost hesitation, a discount for price."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"unknown bucket {bucket!r}; expected one of {', '.join(BUCKETS)}")
+    if incentive == "auto":
+        likely_back = bucket in ("High", "Very high")
+        incentive = None if likely_back else {"shipping_cost": "free_shipping", "price": "discount"}.get(reason)
+    name, currency = SAMPLE_LOCALES.get(locale, SAMPLE_LOCALES["en"])
+    context = sample_context(reason, incentive, name if first_name else None, items, returning, touch=touch)
+    context["bucket"] = bucket
+    context["cart"]["currency"] = currency
+    return context

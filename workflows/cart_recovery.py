@@ -180,7 +180,7 @@ class CartRecoveryWorkflow:
         try:
             result: SendResult = await workflow.execute_activity(
                 "send_touch",
-                SendRequest(self._inp.cart_key, plan.decision_id, touch, key, self._now()),
+                SendRequest(self._inp.cart_key, plan.decision_id, touch, key, self._now(), self._inp.clock),
                 result_type=SendResult,
                 **SEND_OPTIONS,
             )

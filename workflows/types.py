@@ -100,7 +100,8 @@ class SendRequest:
     decision_id: int
     touch: int
     idempotency_key: str
-    now: float
+    now: float  # when the workflow scheduled the send
+    clock: ClockSpec | None = None  # to tell the time the message really leaves (retries run later)
 
 
 @dataclass

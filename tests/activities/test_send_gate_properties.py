@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import holidays
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlmodel import Session
 from temporalio.testing import ActivityEnvironment
@@ -77,7 +78,7 @@ def expected_ok(s) -> bool:
             end = 20
         if channel == "sms" and s["country"] == "FR":
             end = 22
-            if local.weekday() == 6:
+            if local.weekday() == 6 or local.date() in holidays.country_holidays("FR", years=local.year):
                 return False
         if not (start <= local.hour < end):
             return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -120,11 +121,12 @@ def test_transient_failure_raises_for_retry_and_the_retry_sends(sqlite_engine, t
     with pytest.raises(DeliveryError):
         ActivityEnvironment().run(acts.send_touch, request(key, decision))
     [row] = messages(sqlite_engine)
-    assert row.status == "sending" and row.handed_over_at is None  # the provider answered: nothing uncertain
+    # a timeout or reset may come after the provider took the message: counted as uncertain
+    assert row.status == "sending" and row.handed_over_at is not None
     delivery.fail = None
     assert ActivityEnvironment().run(acts.send_touch, request(key, decision)).status == "sent"
     [row] = messages(sqlite_engine)
-    assert (row.attempts, row.uncertain_resends) == (2, 0)
+    assert (row.attempts, row.uncertain_resends, row.handed_over_at) == (2, 1, None)
 
 
 def test_permanent_failure_is_non_retryable_invalid_recipient(sqlite_engine, tmp_path):
@@ -161,3 +163,19 @@ def test_retargeting_gets_only_a_hashed_identifier(sqlite_engine, tmp_path):
     _, recipient, rendered, _, _ = delivery.sent[0]
     assert recipient == hashlib.sha256(b"ada@example.com").hexdigest()
     assert "ada@example.com" not in str(rendered.payload).lower() and "2015550123" not in str(rendered.payload)
+
+
+def test_a_retry_judges_quiet_hours_by_when_it_runs_not_when_it_was_scheduled(sqlite_engine, tmp_path):
+    from workflows.types import ClockSpec
+
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(
+        sqlite_engine, cfg, channel="sms", consents=[ConsentChange(channel="sms", state="granted")]
+    )
+    scheduled = datetime(2026, 6, 1, 16, 0, tzinfo=timezone.utc)  # noon in New York (the phone's zone)
+    late = datetime(2026, 6, 2, 2, 0, tzinfo=timezone.utc).timestamp()  # 22:00 there: the retry runs now
+    clock = ClockSpec(anchor_real=time.time(), anchor_virtual=late, scale=1.0)
+    req = SendRequest(key, decision, 1, f"recovery/{SHOP}/{key}/1", scheduled.timestamp(), clock)
+    delivery = FakeDelivery()
+    result = ActivityEnvironment().run(SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, req)
+    assert result.status == "skipped" and "held" in result.detail and delivery.sent == []
