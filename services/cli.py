@@ -1,9 +1,10 @@
-"""`cartrecovery up | api | worker | simulate | status`."""
+"""`cartrecovery up | api | worker | simulate | status | report | keys`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 import httpx
 import typer
@@ -14,6 +15,8 @@ from services.settings import ConfigurationError, Settings
 
 app = typer.Typer(help="Abandoned-cart recovery on Temporal.", no_args_is_help=True, add_completion=False)
 console = Console()
+keys_app = typer.Typer(help="API keys for the /v1 API and the web pages.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 
 def _settings(serving: bool = True) -> Settings:
@@ -116,6 +119,104 @@ def status(url: str = typer.Option("", help="service base URL (default: CR_PUBLI
         for name, value in rows:
             table.add_row(str(name), str(value))
         console.print(table)
+
+
+@app.command()
+def report(
+    shop: str = typer.Option("", help="one shop (default: all shops)"),
+    since: str = typer.Option("", help="carts abandoned at or after this date or time (ISO 8601, UTC)"),
+    until: str = typer.Option("", help="carts abandoned before this date or time (ISO 8601, UTC; exclusive)"),
+) -> None:
+    """The recovery report's headline, read from the application database."""
+    from sqlmodel import Session
+
+    from services.clock import utc
+    from services.reports import recovery_report
+    from services.reports.headline import headline_rows
+    from services.store.db import make_engine
+
+    try:
+        start, end = (utc(datetime.fromisoformat(v)) if v else None for v in (since, until))
+    except ValueError as err:
+        console.print(f"[red]--since / --until must be ISO 8601 dates or times (2024-05-01): {err}[/red]")
+        raise typer.Exit(2) from None
+    if start and end and start >= end:
+        console.print("[red]--since must be before --until[/red]")
+        raise typer.Exit(2)
+    engine = make_engine(_settings(serving=False).database_url)
+    with Session(engine) as session:
+        data = recovery_report(session, shop or None, start, end)
+    engine.dispose()
+    period = f"{since or 'the start'} to {until or 'now'}" if since or until else "all time"
+    table = Table(title=f"Recovery report: {shop or 'all shops'}, {period}")
+    table.add_column("")
+    table.add_column("", justify="right")
+    for label, value in headline_rows(data):
+        table.add_row(label, value)
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: str = typer.Option(..., help="who or what uses the key"),
+    role: str = typer.Option(..., help="viewer, editor or admin"),
+) -> None:
+    """Create a key and print it: it is shown only this once (the database keeps a hash)."""
+    from sqlmodel import Session
+
+    from services.store.api_keys import ROLES, create_key
+    from services.store.db import make_engine
+
+    if role not in ROLES or not name.strip():
+        console.print(f"[red]--role must be one of {', '.join(ROLES)} and --name must not be empty[/red]")
+        raise typer.Exit(2)
+    with Session(make_engine(_settings(serving=False).database_url)) as session:
+        row, key = create_key(session, name.strip(), role, created_by="cli")
+        session.commit()
+        console.print(f"created key {row.id} ({row.name}, {row.role}); store it now, it is not shown again:", highlight=False)
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key: id, name, role, prefix, created, last used, revoked (never the secret)."""
+    from sqlmodel import Session
+
+    from services.store.api_keys import list_keys
+    from services.store.db import make_engine
+
+    table = Table(title="API keys")
+    for column in ("id", "name", "role", "prefix", "created", "by", "last used", "revoked"):
+        table.add_column(column)
+    with Session(make_engine(_settings(serving=False).database_url)) as session:
+        for row in list_keys(session):
+            table.add_row(
+                str(row.id), row.name, row.role, f"cr_{row.prefix}", _when(row.created_at), row.created_by,
+                _when(row.last_used_at), _when(row.revoked_at),
+            )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int = typer.Argument(..., help="the id shown by `keys list`")) -> None:
+    """Revoke a key at once, and every browser session signed in with it."""
+    from sqlmodel import Session
+
+    from services.store.api_keys import revoke_key
+    from services.store.db import make_engine
+
+    with Session(make_engine(_settings(serving=False).database_url)) as session:
+        row = revoke_key(session, key_id)
+        name = row.name if row is not None else None
+        session.commit()
+    if name is None:
+        console.print(f"[red]no API key with id {key_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"revoked key {key_id} ({name}) and ended its browser sessions")
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
 def _require_address(settings: Settings) -> None:

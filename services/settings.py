@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     discount_code: str = ""
     discount_percent: int = Field(10, ge=1, le=90)
     free_shipping_code: str = ""
+    sms_max_segments: int = Field(2, ge=1, le=10, description="SMS segment budget a template must fit with worst-case data")
 
     abandon_after_minutes: float = Field(30, gt=0)
     max_touches: int = Field(3, ge=0, le=10)
@@ -100,7 +101,7 @@ class Settings(BaseSettings):
         return tuple(c for c in CHANNELS if self.channel_url(c))
 
     def signing_key(self) -> bytes:
-        """Key for unsubscribe links; generated once per data dir when not configured."""
+        """Key for unsubscribe links, session cookies and CSRF tokens; generated once per data dir when not configured."""
         if self.secret_key:
             return self.secret_key.encode()
         path = self.data_dir / "secret_key"

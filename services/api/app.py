@@ -11,10 +11,16 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
 from services.api import admin, customers, unsubscribe, webhooks
+from services.api import keys, login
+from services.api import dashboard, reports
+from services.api.auth import PageAccessDenied, page_access_denied
+from services.api.pages import STATIC_DIR
+from services.api import templates as template_editor
 from services.clock import load_clock
 from services.events import GenericWebhook
 from services.journeys import Journeys
@@ -45,8 +51,15 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
     app.state.settings, app.state.engine, app.state.journeys = settings, engine, None
     app.include_router(webhooks.router)
     app.include_router(admin.router)
+    app.include_router(reports.router)
+    app.include_router(dashboard.router)
     app.include_router(customers.router)
     app.include_router(unsubscribe.router)
+    app.include_router(keys.router)
+    app.include_router(login.router)
+    app.include_router(template_editor.router)
+    app.add_exception_handler(PageAccessDenied, page_access_denied)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["health"], summary="Database and workflow engine reachable")
     async def healthz() -> JSONResponse:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -68,6 +68,16 @@ class Cart(SQLModel, table=True):
         UniqueConstraint("shop", "token"),
         Index("ix_carts_customer_status", "customer_id", "status"),
         Index("ix_carts_abandoned", "abandoned_at"),
+        # Recovery report (services/reports): narrow copies of each cart's report columns - by id
+        # for the joins from outcomes and messages, by shop and time for a shop's report - and, on
+        # SQLite (which groups by sorting unless an index gives the order), one in the report's
+        # grouping order, day included, so a million carts are counted in one pass over it
+        Index("ix_carts_report_join", "id", "abandoned_at", "shop", "holdout", "platform", "reason", "bucket"),
+        Index("ix_carts_report_scope", "shop", "abandoned_at", "holdout", "platform", "currency", "reason", "bucket", "id"),
+        Index(
+            "ix_carts_report_groups", "holdout", "platform", "currency", "reason", "bucket",
+            text("substr(abandoned_at, 1, 10)"), "abandoned_at", "shop", "id",
+        ).ddl_if(dialect="sqlite"),
     )
 
     id: str = Field(primary_key=True, max_length=32)  # opaque key used in workflow ids
@@ -86,6 +96,10 @@ class Cart(SQLModel, table=True):
     status: str = Field(default="open", max_length=20)  # open, completed, recovered, not_recovered, cancelled
     journey_state: str = Field(default="watching", max_length=20)
     holdout: bool | None = None
+    # for reports: the planner's reason and score bucket from the cart's first decision, replaced
+    # by those of the attributed touch's decision when the outcome is recorded
+    reason: str | None = Field(default=None, max_length=20)
+    bucket: str | None = Field(default=None, max_length=20)
     created_at: datetime
     updated_at: datetime
     platform_updated_at: datetime | None = None
@@ -143,6 +157,12 @@ class Message(SQLModel, table=True):
     """A send attempt for one touch. The idempotency key is recorded before the provider call."""
 
     __tablename__ = "messages"
+    __table_args__ = (
+        # recovery report: messages sent by channel / touch / template in one ordered pass, and the
+        # message of an attributed touch by (cart, touch)
+        Index("ix_messages_report", "channel", "touch", "template", "status", "cart_id"),
+        Index("ix_messages_cart_touch", "cart_id", "touch", "status", "channel", "template"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=300)
@@ -150,7 +170,9 @@ class Message(SQLModel, table=True):
     decision_id: int = Field(foreign_key="decisions.id")
     touch: int
     channel: str = Field(max_length=20)
-    template: str | None = Field(default=None, max_length=200)
+    template: str | None = Field(default=None, max_length=200)  # e.g. "email/price@v3/A"; packaged: "email/price"
+    template_id: int | None = Field(default=None, foreign_key="message_templates.id", index=True)
+    variant: str | None = Field(default=None, max_length=10)
     status: str = Field(max_length=20)  # sending, sent, failed, skipped
     attempts: int = 0
     # set just before the provider call, cleared when the provider answered: still set on a retry
@@ -161,6 +183,30 @@ class Message(SQLModel, table=True):
     provider_result: str | None = Field(default=None, max_length=1000)
     created_at: datetime
     sent_at: datetime | None = None
+
+
+class MessageTemplate(SQLModel, table=True):
+    """One immutable version of an editable template. Saving makes a new row; at most one version
+    per (channel, reason, locale, variant) is active, so a rollback is a new version too."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (
+        UniqueConstraint("channel", "reason", "locale", "variant", "version"),
+        Index("ix_message_templates_status", "channel", "reason", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    reason: str = Field(max_length=40)
+    locale: str = Field(default="en", max_length=20)
+    variant: str = Field(default="A", max_length=10)
+    version: int
+    # template name -> source, the keys TemplateRenderer.render_source takes ("email/price.html")
+    sources: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(max_length=10)  # active, draft, archived
+    author: str = Field(max_length=200)
+    created_at: datetime
+    note: str = Field(default="", max_length=500)
 
 
 class Order(SQLModel, table=True):
@@ -180,6 +226,10 @@ class Order(SQLModel, table=True):
 
 class Outcome(SQLModel, table=True):
     __tablename__ = "outcomes"
+    __table_args__ = (
+        # recovery report: the recovered carts with everything the report sums, without the table
+        Index("ix_outcomes_report", "status", "cart_id", "attributed_touch", "value_cents", "time_to_recovery_s"),
+    )
 
     cart_id: str = Field(primary_key=True, foreign_key="carts.id", max_length=32)
     status: str = Field(max_length=20)  # recovered, not_recovered, completed, cancelled
@@ -218,3 +268,36 @@ class ServiceClock(SQLModel, table=True):
     anchor_real: float
     anchor_virtual: float
     scale: float
+
+
+class ApiKey(SQLModel, table=True):
+    """A key for the API and the web pages. Only the SHA-256 of the key is kept: keys are 32 random
+    bytes, not passwords, so a fast hash cannot be brute-forced and bcrypt/argon2 would only add
+    latency to every request."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=10)  # viewer, editor, admin
+    key_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=8)  # shown in lists so people can tell keys apart
+    created_at: datetime
+    created_by: str = Field(max_length=200)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class WebSession(SQLModel, table=True):
+    """A browser sign-in. `id` is the SHA-256 of the cookie's token, so a database read does not
+    give anyone a usable cookie. Sessions of the bootstrap key have no key_id and are tied to a
+    fingerprint of CR_ADMIN_API_KEY, so changing that setting ends them."""
+
+    __tablename__ = "web_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)
+    key_id: int | None = Field(default=None, foreign_key="api_keys.id", index=True)
+    bootstrap_fingerprint: str | None = Field(default=None, max_length=64)
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None

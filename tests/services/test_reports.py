@@ -1,109 +1,15 @@
 """`recovery_report` on a fixed set of rows, against numbers worked out by hand, on SQLite and
-PostgreSQL."""
+PostgreSQL. The splits (reason, bucket, touch, template, platform, day) and the time to recovery
+are in tests/services/test_report_splits.py, on the same rows (tests/services/report_rows.py)."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
-from sqlmodel import Session
 
-from services.reports import recovery_report
-from services.store.tables import Cart, Decision, Message, Outcome
-
-SHOP, OTHER = "shop-a", "shop-b"
-SINCE = datetime(2024, 5, 1, tzinfo=timezone.utc)
-UNTIL = datetime(2024, 6, 1, tzinfo=timezone.utc)
-Z = 1.959964
-
-
-# --- builders ----------------------------------------------------------------------------------
-class Rows:
-    """Inserts carts with their touches and outcome, the way the journey's activities record them."""
-
-    def __init__(self, session: Session):
-        self.session = session
-
-    def cart(self, cart_id, *, shop=SHOP, abandoned=SINCE + timedelta(days=3), holdout=False, currency="USD",
-             sent=(), failed=(), outcome=None, value="0.00", touch=None, status=None) -> None:
-        """`sent`/`failed`: channels of the touches, in order. `outcome`: recovered / not_recovered
-        / None (journey still running); `touch`: the attributed touch number."""
-        created = (abandoned or SINCE) - timedelta(hours=1)
-        self.session.add(Cart(
-            id=cart_id, shop=shop, token=f"tok-{cart_id}", platform="generic", currency=currency,
-            value_cents=cents(value), created_at=created, updated_at=created, abandoned_at=abandoned, holdout=holdout,
-            status=status or outcome or "open",
-        ))
-        self.session.flush()
-        touches = [(c, "sent") for c in sent] + [(c, "failed") for c in failed]
-        for number, (channel, status_) in enumerate(touches, start=1):
-            decision = Decision(cart_id=cart_id, touch=number, decided_at=created, policy="rules", channel=channel,
-                                reason="other", reason_confidence=0.5, propensity=0.5, bucket="Medium")
-            self.session.add(decision)
-            self.session.flush()
-            self.session.add(Message(
-                idempotency_key=f"recovery/{shop}/{cart_id}/{number}", cart_id=cart_id, decision_id=decision.id,
-                touch=number, channel=channel, status=status_, created_at=created, sent_at=created if status_ == "sent" else None,
-            ))
-        if outcome is not None:
-            self.session.add(Outcome(
-                cart_id=cart_id, status=outcome, holdout=bool(holdout), value_cents=cents(value) if outcome == "recovered" else 0,
-                order_id=f"o-{cart_id}" if outcome == "recovered" else None, attributed_touch=touch,
-                attributed_channel=touches[touch - 1][0] if touch else None, touches_sent=len(sent), recorded_at=created,
-            ))
-
-
-def cents(value: str) -> int:
-    units, _, frac = value.partition(".")
-    return int(units) * 100 + int((frac + "00")[:2])
-
-
-def insert(engine, build) -> None:
-    with Session(engine) as session:
-        build(Rows(session))
-        session.commit()
-
-
-def report(engine, **filters) -> dict:
-    with Session(engine) as session:
-        return recovery_report(session, **filters)
-
-
-def fixture_rows(rows: Rows) -> None:
-    # shop-a, abandoned in May 2024 - 20 treated carts:
-    rows.cart("t00", sent=["email"], outcome="recovered", touch=1, value="49.99")
-    rows.cart("t01", sent=["email", "email"], outcome="recovered", touch=2, value="80.00")
-    rows.cart("t02", sent=["sms", "email"], outcome="recovered", touch=2, value="120.50")
-    rows.cart("t03", sent=["email"], outcome="recovered", touch=1, value="30.26")
-    rows.cart("t04", sent=["email", "sms"], outcome="recovered", touch=2, value="40.25")
-    rows.cart("t05", outcome="recovered", value="99.00")  # ordered before any touch: not attributed
-    for i in range(6, 16):  # t06..t15: one e-mail each, no order
-        rows.cart(f"t{i:02}", sent=["email"], outcome="not_recovered", value="25.00")
-    rows.cart("t16", sent=["sms"], outcome="not_recovered")
-    rows.cart("t17", sent=["sms"], outcome="not_recovered")
-    rows.cart("t18", failed=["email"], outcome="not_recovered")  # a failed send is not a message sent
-    rows.cart("t19", holdout=None, outcome=None)  # split not recorded yet, journey still running: treated
-    # 10 holdout carts, 2 recovered on their own
-    rows.cart("h00", holdout=True, outcome="recovered", value="60.00")
-    rows.cart("h01", holdout=True, outcome="recovered", value="70.00")
-    for i in range(2, 9):
-        rows.cart(f"h{i:02}", holdout=True, outcome="not_recovered")
-    rows.cart("h09", holdout=True, outcome=None)
-
-    # outside the period: just before it, exactly at its (exclusive) end, never abandoned
-    rows.cart("early", abandoned=SINCE - timedelta(seconds=1), sent=["email"], outcome="recovered", touch=1, value="10.00")
-    rows.cart("late", abandoned=UNTIL, sent=["sms"], outcome="recovered", touch=1, value="20.00", currency="EUR")
-    rows.cart("bought", abandoned=None, status="completed", value="500.00")
-    # another shop, inside the period
-    rows.cart("b00", shop=OTHER, sent=["email", "push"], outcome="recovered", touch=2, value="100.00", currency="GBP")
-    rows.cart("b01", shop=OTHER, holdout=True, outcome="not_recovered")
-
-
-@pytest.fixture
-def db(engine):
-    insert(engine, fixture_rows)
-    return engine
+from tests.services.report_rows import OTHER, SHOP, SINCE, UNTIL, Z, db, insert, report  # noqa: F401 (db: fixture)
 
 
 def test_report_for_a_shop_and_period_matches_hand_computed_numbers(db):
@@ -122,9 +28,14 @@ def test_report_for_a_shop_and_period_matches_hand_computed_numbers(db):
     # (t05's 99.00 came without a touch, holdout orders are not the service's revenue)
     assert r["recovered_revenue"] == pytest.approx(321.00, abs=1e-9)
     assert r["revenue_per_message"] == pytest.approx(16.05, abs=1e-9)  # 321.00 / 20
+    assert r["average_order_value"] == pytest.approx(64.20, abs=1e-9)  # 321.00 / 5 attributed recoveries
     assert r["by_channel"] == [
-        {"channel": "email", "messages_sent": 16, "recovered_carts": 4, "recovered_revenue": pytest.approx(280.75, abs=1e-9)},
-        {"channel": "sms", "messages_sent": 4, "recovered_carts": 1, "recovered_revenue": pytest.approx(40.25, abs=1e-9)},
+        # 280.75 / 16 = 17.546875 -> 17.55; 4 / 16 = 0.25
+        {"channel": "email", "messages_sent": 16, "recovered_carts": 4, "recovered_revenue": pytest.approx(280.75, abs=1e-9),
+         "revenue_per_message": 17.55, "recoveries_per_message": 0.25},
+        # 40.25 / 4 = 10.0625 (exact in binary, rounds half to even) -> 10.06; 1 / 4 = 0.25
+        {"channel": "sms", "messages_sent": 4, "recovered_carts": 1, "recovered_revenue": pytest.approx(40.25, abs=1e-9),
+         "revenue_per_message": 10.06, "recoveries_per_message": 0.25},
     ]
     # lift = 0.3 - 0.2 = 0.1
     # se = sqrt(0.3 * 0.7 / 20 + 0.2 * 0.8 / 10) = sqrt(0.0105 + 0.016) = sqrt(0.0265) = 0.1627882...
@@ -146,6 +57,7 @@ def test_report_for_a_shop_over_all_time(db):
     assert r["recovery_rate"] == pytest.approx(round(8 / 22, 6), abs=1e-9)  # 0.363636
     assert r["recovered_revenue"] == pytest.approx(351.00, abs=1e-9)  # 321.00 + 10.00 + 20.00
     assert r["revenue_per_message"] == pytest.approx(15.95, abs=1e-9)  # 351.00 / 22 = 15.9545...
+    assert r["average_order_value"] == pytest.approx(50.14, abs=1e-9)  # 351.00 / 7 = 50.142857...
     assert r["currencies"] == ["EUR", "USD"]
     assert [(c["channel"], c["messages_sent"], c["recovered_carts"], c["recovered_revenue"]) for c in r["by_channel"]] == [
         ("email", 17, 5, pytest.approx(290.75)), ("sms", 5, 2, pytest.approx(60.25)),
@@ -182,6 +94,16 @@ def test_report_across_shops(db):
     assert r["holdout_recovery_rate"] == pytest.approx(round(2 / 11, 6), abs=1e-9)
 
 
+def test_every_cart_of_every_shop(db):
+    """No shop, no period: the message counts skip the join to carts (see touch_counts)."""
+    r = report(db)
+    # shop-a all time (32) + shop-b (2); "bought" was never abandoned
+    assert (r["abandoned_carts"], r["treated_carts"], r["holdout_carts"]) == (34, 23, 11)
+    assert (r["messaged_carts"], r["messages_sent"]) == (20, 24)  # 19 + b00; 22 + b00's e-mail and push
+    assert (r["recovered_carts"], r["attributed_recoveries"], r["recovered_revenue"]) == (9, 8, pytest.approx(451.00))
+    assert r["currencies"] == ["EUR", "GBP", "USD"]
+
+
 def test_other_shop_alone(db):
     r = report(db, shop=OTHER)
     # 1 treated recovered of 1, 0 of 1 holdout: lift 1.0 with zero variance in both groups
@@ -207,7 +129,7 @@ def test_empty_database_gives_zeros_and_nones(engine):
 
 
 def assert_empty(r: dict) -> None:
-    assert {k: v for k, v in r.items() if k not in ("shop", "since", "until")} == {
+    assert {k: v for k, v in r.items() if k not in ("shop", "since", "until", "model")} == {
         "currencies": [],
         "abandoned_carts": 0,
         "treated_carts": 0,
@@ -221,5 +143,14 @@ def assert_empty(r: dict) -> None:
         "incremental_recovery_rate": None,
         "recovered_revenue": 0.0,
         "revenue_per_message": None,
+        "average_order_value": None,
+        "time_to_recovery": {"recoveries": 0, "median_hours": None, "mean_hours": None},
         "by_channel": [],
+        "by_touch": [],
+        "by_template": [],
+        "by_reason": [],
+        "by_bucket": [],
+        "by_platform": [],
+        "daily": [],
     }
+    assert r["model"]["data"] == {"planned_carts": 0, "attributed_recoveries": 0, "days_with_carts": 0}
