@@ -23,16 +23,18 @@ def seed(engine, now: datetime) -> None:
             abandoned = now - timedelta(days=i % 4, hours=i)
             holdout = i >= 30
             key = f"cart{i:04d}"
+            reason = ("price", "shipping_cost", "indecision", "technical")[i % 4]
+            bucket = ("Very low", "Low", "Moderate", "High", "Very high")[i % 5]
             session.add(Cart(id=key, shop="web", token=f"t{i}", platform="generic", value_cents=5000 + 100 * i,
                              created_at=abandoned, updated_at=abandoned, abandoned_at=abandoned, holdout=holdout,
-                             status="open", journey_state="done"))
+                             status="open", journey_state="done", reason=None if holdout else reason,
+                             bucket=None if holdout else bucket))
             session.flush()
             recovered = (not holdout and i % 5 < 2) or (holdout and i in (30, 31))
             channel = ("email", "sms", "push")[i % 3]
             if not holdout:
                 decision = Decision(cart_id=key, touch=1, decided_at=abandoned, policy="rules-v1", channel=channel,
-                                    reason=("price", "shipping_cost", "indecision", "technical")[i % 4],
-                                    reason_confidence=0.6, propensity=0.1 * (i % 10), bucket=("Very low", "Low", "Moderate", "High", "Very high")[i % 5])
+                                    reason=reason, reason_confidence=0.6, propensity=0.1 * (i % 10), bucket=bucket)
                 session.add(decision)
                 session.flush()
                 session.add(Message(idempotency_key=f"k{i}", cart_id=key, decision_id=decision.id, touch=1, channel=channel,
