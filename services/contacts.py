@@ -37,13 +37,6 @@ def normalize_phone(raw: str | None, default_region: str = "US") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def phone_region(e164: str) -> str | None:
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(e164))
-    except phonenumbers.NumberParseException:
-        return None
-
-
 def phone_whereabouts(e164: str) -> tuple[str | None, tuple[str, ...]]:
     """(region code, candidate IANA zones) of a number; several zones when the region spans them."""
     try:

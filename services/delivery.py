@@ -41,9 +41,6 @@ class Delivery:
     def __init__(self, settings: Settings):
         self._settings = settings
 
-    def available(self, channel: str) -> bool:
-        return bool(self._settings.channel_url(channel))
-
     def send(
         self, channel: str, recipient: str, message: RenderedMessage, headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,

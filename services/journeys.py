@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -65,12 +65,3 @@ class Journeys:
                 return False
             raise
         return True
-
-    async def is_running(self, shop: str, cart_key: str) -> bool:
-        try:
-            desc = await self.client.get_workflow_handle(workflow_id(shop, cart_key)).describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return False
-            raise
-        return desc.status == WorkflowExecutionStatus.RUNNING

@@ -51,19 +51,10 @@ def recovery_report(session: Session, shop: str | None = None, since: datetime |
         "since": since,
         "until": until,
         "currencies": counts.currencies,
-        "abandoned_carts": treated.carts + held.carts,
-        "treated_carts": treated.carts,
-        "holdout_carts": held.carts,
+        **_cart_numbers(treated, held),
         "messaged_carts": touches.messaged_carts,
         "messages_sent": messages,
-        "recovered_carts": treated.recovered,
-        "attributed_recoveries": treated.attributed,
-        "recovery_rate": rate(treated.recovered, treated.carts),
-        "holdout_recovery_rate": rate(held.recovered, held.carts),
-        "incremental_recovery_rate": lift(treated.recovered, treated.carts, held.recovered, held.carts),
-        "recovered_revenue": treated.revenue_cents / 100,
         "revenue_per_message": ratio(treated.revenue_cents / 100, messages),
-        "average_order_value": ratio(treated.revenue_cents / 100, treated.attributed),
         "time_to_recovery": {
             "recoveries": treated.ttr_n,
             "median_hours": round(median_s / 3600, 2) if median_s is not None else None,
@@ -123,8 +114,12 @@ def _touch_rows(name: str, tallies: dict) -> list[dict]:
 
 
 def _cart_row(name: str, key, treated: Tally, held: Tally) -> dict:
+    return {name: key, **_cart_numbers(treated, held)}
+
+
+def _cart_numbers(treated: Tally, held: Tally) -> dict:
+    """The cart figures shared by the headline and every split row."""
     return {
-        name: key,
         "abandoned_carts": treated.carts + held.carts,
         "treated_carts": treated.carts,
         "holdout_carts": held.carts,
