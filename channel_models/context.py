@@ -50,6 +50,13 @@ class PlanContext:
     journey_history: tuple[tuple[str, datetime], ...] = ()  # this cart's own sends
     fallback_timezone: str = "UTC"  # the shop's zone
     cap_hours: Mapping[str, float] = field(default_factory=dict)  # e.g. {"email_hours": 16}
+    source: str | None = None  # traffic source / referrer as the platform sent it
+    # this customer's earlier carts and orders (creation / placement times) within the feature
+    # window, oldest first: recency, frequency and time between events come from these
+    customer_events: tuple[datetime, ...] = ()
+    feature_window_days: float = 90.0
+    # channel -> (sent, clicked, recovered) for this customer's earlier carts, within the window
+    engagement: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,3 +75,8 @@ class TouchDecision:
     explanation: tuple[str, ...] = ()
     action_propensity: float = 1.0  # probability the policy had of choosing this action
     policy: str = "rules-v1"
+    # the bandit's view of the choice (channel_models.actions): index of the chosen action and of
+    # every action the masks allowed, so any other policy can be evaluated off-policy on this log
+    action: int | None = None
+    allowed_actions: tuple[int, ...] = ()
+    model_versions: Mapping[str, int] = field(default_factory=dict)  # kind -> model version id

@@ -67,11 +67,38 @@ class Settings(BaseSettings):
 
     max_webhook_bytes: int = Field(1_048_576, ge=1024)
 
+    # models (channel_models/): which policy plans touches, how it explores, when models are trusted
+    policy: Literal["auto", "rules", "fixed"] = Field(
+        "auto", description="auto: trained models once Active, rules before; rules: always the rule prior; fixed: CR_FIXED_FLOW"
+    )
+    fixed_flow: str = Field("email@4h,email@24h", description="channel@delay after abandonment, per touch, for CR_POLICY=fixed")
+    exploration: float = Field(0.1, ge=0, le=1, description="share of touches given a uniformly random allowed action (logged)")
+    reward: Literal["recoveries", "revenue"] = "recoveries"
+    min_incentive_lift: float = Field(0.02, ge=0, le=1, description="estimated extra recovery rate an incentive must add")
+    feature_window_days: float = Field(90, gt=0, description="past window for recency / frequency / engagement features")
+    model_min_days: float = Field(14, ge=0, description="days of data before a model may become Active")
+    model_min_carts: int = Field(1000, ge=0, description="abandoned carts with outcomes before a model may become Active")
+    model_min_conversions: int = Field(50, ge=0, description="recovered carts before a model may become Active")
+    reason_min_labels: int = Field(200, ge=0, description="labelled reasons before the reason classifier may become Active")
+    retrain_cron: str = Field("0 3 * * *", description="Temporal Schedule for RetrainWorkflow (cron, shop time zone)")
+    model_overdue_hours: float = Field(48, gt=0, description="no successful training for this long: Alert")
+    model_stale_hours: float = Field(48, gt=0, description="no new decisions for this long: Alert")
+    model_refresh_seconds: float = Field(30, ge=0, description="how often a worker checks for a newly promoted model")
+    train_seed: int = 0
+
     @field_validator("email_url", "sms_url", "push_url", "retargeting_url")
     @classmethod
     def _url_has_scheme(cls, value: str) -> str:
         if value and "://" not in value:
             raise ValueError("must be an apprise URL such as mailtos://... or json://...")
+        return value
+
+    @field_validator("fixed_flow")
+    @classmethod
+    def _fixed_flow_parses(cls, value: str) -> str:
+        from channel_models.fixed_flow import parse_fixed_flow
+
+        parse_fixed_flow(value)  # raises ValueError with the offending step
         return value
 
     @field_validator("shop_timezone")
