@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from channel_models.actions import action_index, nearest_delay
+from channel_models.action_mask import action_mask
 from channel_models.compliance import send_times
 from channel_models.context import CHANNELS, PlanContext, TouchDecision
 from channel_models.eligibility import channel_masks
@@ -67,11 +67,12 @@ class FixedFlowPolicy:
         if stop_reason:
             return TouchDecision(stop=True, stop_reason=stop_reason, channel=None, send_at=None, incentive=None,
                                  allowed=allowed, blocked=blocked, explanation=(f"stop: {stop_reason}",), **common)
-        hours = (send_at - ctx.now).total_seconds() / 3600
-        action = action_index(channel, nearest_delay(hours), None)
+        # logged as the allowed action nearest the step's time, so the log never holds an action the
+        # mask forbids; a step with no allowed delay bucket is followed but logs no action
+        action = action_mask(ctx, common["bucket"], incentives_allowed=False).snap(channel, None, send_at)
         return TouchDecision(
             stop=False, stop_reason=None, channel=channel, send_at=send_at, incentive=None,
-            allowed=allowed, blocked=blocked, action=action, allowed_actions=(action,),
+            allowed=allowed, blocked=blocked, action=action, allowed_actions=(action,) if action is not None else (),
             explanation=(f"fixed flow step {ctx.touch}: {channel} at {steps[ctx.touch - 1][1]} after abandonment",),
             **common,
         )

@@ -24,12 +24,16 @@ trust. It is deterministic (the same context always gives the same decision, act
   (they would buy anyway). shipping_cost -> "free_shipping", price -> "discount", each only when
   the shop has that incentive configured. Otherwise, on the last planned touch of a Very low / Low
   cart, a "discount" if available, as a final rescue. Else no incentive.
+* Action - for the bandit's log, the choice as the allowed action (channel_models.action_mask) of
+  the same channel and incentive whose delay is nearest the send time; None when the mask allows
+  that channel at no delay bucket (the decision then stays out of the off-policy log).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+from channel_models.action_mask import NO_INCENTIVE_BUCKETS, action_mask
 from channel_models.context import PlanContext, TouchDecision
 from channel_models.compliance import send_times
 from channel_models.eligibility import channel_masks
@@ -39,7 +43,6 @@ from channel_models.timing import plan_send_time
 
 POLICY_NAME = "rules-v1"
 REASON_INCENTIVE = {"shipping_cost": "free_shipping", "price": "discount"}
-NO_INCENTIVE_BUCKETS = ("High", "Very high")
 RESCUE_BUCKETS = ("Very low", "Low")
 
 
@@ -112,6 +115,13 @@ class RulePolicy:
             return None, f"no incentive: {matching} not configured"
         return None, "no incentive: not likely to change the outcome"
 
+    def assess(self, ctx: PlanContext) -> tuple[str, float, float, str]:
+        """``(reason, confidence, propensity, bucket)`` from the rule priors; a planner with
+        trained reason / propensity models overrides this and keeps the rest of the rules."""
+        reason, confidence = infer_reason(ctx.signal_counts, ctx.stage)
+        propensity = self_recovery_propensity(ctx)
+        return reason, confidence, propensity, bucket_for(propensity, self.bucket_edges)
+
     def plan(self, ctx: PlanContext) -> TouchDecision:
         if ctx.touch < 1 or ctx.max_touches < 0:
             raise ValueError(
@@ -121,9 +131,7 @@ class RulePolicy:
             if getattr(ctx, name).tzinfo is None:
                 raise ValueError(f"PlanContext.{name} must be timezone-aware")
 
-        reason, confidence = infer_reason(ctx.signal_counts, ctx.stage)
-        propensity = self_recovery_propensity(ctx)
-        bucket = bucket_for(propensity, self.bucket_edges)
+        reason, confidence, propensity, bucket = self.assess(ctx)
         send_at, time_why = plan_send_time(ctx, reason)
         # Masks at the send time: the 48 h SMS window applies to when the message leaves.
         allowed, blocked = channel_masks(ctx, send_at)
@@ -163,7 +171,10 @@ class RulePolicy:
         incentive, incentive_why = self.choose_incentive(ctx, reason, bucket)
         send_at, hold_why = held[channel]
         explanation += [channel_why, f"time: {time_why}", *hold_why, incentive_why]
+        # The bandit's view of this choice, so the log can evaluate other policies off-policy.
+        mask = action_mask(ctx, bucket)
         return TouchDecision(
             stop=False, stop_reason=None, channel=channel, send_at=send_at, incentive=incentive,
-            explanation=tuple(explanation), **common,
+            explanation=tuple(explanation), action=mask.snap(channel, incentive, send_at),
+            allowed_actions=mask.allowed, **common,
         )
