@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from services.click_links import click_url
 from services.contacts import audience_hash
 from services.settings import Settings
 from services.store.tables import Cart, Contact, Customer, Decision
@@ -19,6 +20,14 @@ def incentive_for(decision: Decision, settings: Settings) -> dict | None:
     if decision.incentive == "discount" and settings.discount_code:
         return {"kind": "discount", "code": settings.discount_code, "percent": settings.discount_percent}
     return None
+
+
+def cart_link(settings: Settings, cart: Cart, touch: int) -> str:
+    """The link a message sends the shopper to: the tracked link that records the click and
+    redirects to the cart's recovery URL, or the shop's public URL when the cart has none."""
+    if not cart.recovery_url:
+        return settings.public_url
+    return click_url(settings.public_url, settings.signing_key(), cart.id, touch)
 
 
 def build_message_context(
@@ -55,7 +64,7 @@ def build_message_context(
             "total": money(cart.value_cents),
             "currency": cart.currency,
             "item_count": sum(i["quantity"] for i in items),
-            "recovery_url": cart.recovery_url or settings.public_url,
+            "recovery_url": cart_link(settings, cart, decision.touch),
         },
         "reason": decision.reason,
         "touch": decision.touch,

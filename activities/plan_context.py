@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
-from channel_models.context import PlanContext, Reachability
+from channel_models.context import CHANNELS, PlanContext, Reachability
 from services.clock import utc
 from services.contacts import phone_whereabouts
 from services.settings import Settings
 from services.store.customers import contacts_of, current_consent
-from services.store.tables import BehaviorSignalRow, Cart, Contact as ContactRow, Customer, Message, Order
+from services.store.tables import BehaviorSignalRow, Cart, Contact as ContactRow, Customer, Message, Order, Outcome
 
 _CAPTURE_KIND = {"email": ("email",), "sms": ("phone",), "push": ("push_token",), "retargeting": ("audience_id", "email", "phone")}
 
@@ -29,20 +30,10 @@ def build_plan_context(
     deadline: datetime,
     excluded: tuple[str, ...] = (),
 ) -> PlanContext:
-    orders, spent, abandonments = 0, 0.0, 0
+    history = CustomerHistory()
     reachability: dict[str, Reachability] = {}
     if cart.customer_id:
-        orders, spent_cents = session.exec(
-            select(func.count(col(Order.id)), func.coalesce(func.sum(Order.value_cents), 0)).where(
-                Order.customer_id == cart.customer_id, (col(Order.cart_id) != cart.id) | col(Order.cart_id).is_(None)
-            )
-        ).one()
-        spent = spent_cents / 100
-        abandonments = session.exec(
-            select(func.count(col(Cart.id))).where(
-                Cart.customer_id == cart.customer_id, Cart.id != cart.id, col(Cart.abandoned_at).is_not(None)
-            )
-        ).one()
+        history = customer_history(session, cart, now, settings.feature_window_days)
         contacts = contacts_of(session, cart.customer_id)
         consent = current_consent(session, cart.customer_id)
         for channel, kinds in _CAPTURE_KIND.items():
@@ -72,9 +63,9 @@ def build_plan_context(
         cart_value=cart.value_cents / 100,
         item_count=sum(int(item.get("quantity", 1)) for item in cart.items),
         stage=cart.stage,
-        orders=int(orders),
-        total_spent=float(spent),
-        previous_abandonments=int(abandonments),
+        orders=history.orders,
+        total_spent=history.spent,
+        previous_abandonments=history.abandonments,
         signal_counts=dict(signals),
         configured=settings.configured_channels(),
         reachability=reachability,
@@ -94,7 +85,61 @@ def build_plan_context(
             "sms_hours": settings.sms_cap_hours,
             "push_hours": settings.push_cap_hours,
         },
+        source=cart.source,
+        customer_events=history.events,
+        feature_window_days=settings.feature_window_days,
+        engagement=history.engagement,
     )
+
+
+@dataclass(frozen=True)
+class CustomerHistory:
+    orders: int = 0  # every earlier order (all time) and what they came to
+    spent: float = 0.0
+    abandonments: int = 0  # other carts of the customer that were abandoned (all time)
+    events: tuple[datetime, ...] = ()  # earlier carts created / orders placed in the window, oldest first
+    engagement: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # channel -> (sent, clicked, recovered)
+
+
+def customer_history(session: Session, cart: Cart, now: datetime, window_days: float) -> CustomerHistory:
+    """The customer's past apart from this cart, in at most four indexed queries (plan_touch runs
+    on every touch): their carts, their orders, and what was sent for the carts in the window."""
+    since = now - timedelta(days=window_days)
+    carts = session.exec(
+        select(Cart.id, Cart.created_at, Cart.abandoned_at).where(Cart.customer_id == cart.customer_id, Cart.id != cart.id)
+    ).all()
+    orders = session.exec(
+        select(Order.placed_at, Order.value_cents, Order.cart_id).where(Order.customer_id == cart.customer_id)
+    ).all()
+    orders = [(utc(at), cents) for at, cents, cart_id in orders if cart_id != cart.id]
+    recent = [(key, utc(created)) for key, created, _ in carts if since <= utc(created) <= now]
+    events = sorted([created for _, created in recent] + [at for at, _ in orders if since <= at <= now])
+    return CustomerHistory(
+        orders=len(orders),
+        spent=sum(cents for _, cents in orders) / 100,
+        abandonments=sum(1 for _, _, abandoned in carts if abandoned is not None),
+        events=tuple(events),
+        engagement=_engagement(session, [key for key, _ in recent]),
+    )
+
+
+def _engagement(session: Session, cart_ids: list[str]) -> dict[str, tuple[int, int, int]]:
+    """channel -> (messages sent, of them clicked, carts recovered by the channel) for these carts."""
+    if not cart_ids:
+        return {}
+    sent = session.exec(
+        select(Message.channel, func.count(), func.count(col(Message.clicked_at)))
+        .where(col(Message.cart_id).in_(cart_ids), Message.status == "sent")
+        .group_by(Message.channel)
+    ).all()
+    recovered = dict(session.exec(
+        select(Outcome.attributed_channel, func.count())
+        .where(col(Outcome.cart_id).in_(cart_ids), Outcome.status == "recovered", col(Outcome.attributed_channel).is_not(None))
+        .group_by(Outcome.attributed_channel)
+    ).all())
+    counts = {channel: (int(n), int(clicked), int(recovered.pop(channel, 0))) for channel, n, clicked in sent}
+    counts.update({channel: (0, 0, int(n)) for channel, n in recovered.items()})
+    return {channel: counts[channel] for channel in CHANNELS if channel in counts}
 
 
 HISTORY = timedelta(days=2)  # longer than any cap
@@ -125,20 +170,3 @@ def _whereabouts(session: Session, settings: Settings, cart: Cart) -> tuple[str 
         country = country or region
         zone = zone or (zones[0] if len(zones) == 1 else None)  # a country spanning zones stays unknown
     return zone, country, customer.province if customer else None
-
-
-def features_snapshot(ctx: PlanContext) -> dict:
-    """What the decision row keeps of the context, for explanations and retraining."""
-    return {
-        "cart_value": ctx.cart_value,
-        "item_count": ctx.item_count,
-        "stage": ctx.stage,
-        "orders": ctx.orders,
-        "total_spent": ctx.total_spent,
-        "previous_abandonments": ctx.previous_abandonments,
-        "signal_counts": dict(ctx.signal_counts),
-        "previous_channels": list(ctx.previous_channels),
-        "excluded": list(ctx.excluded),
-        "device": ctx.device,
-        "hours_since_abandonment": round((ctx.now - ctx.abandoned_at).total_seconds() / 3600, 3),
-    }

@@ -1,4 +1,9 @@
-"""plan_touch: ask the policy what to do for the next touch and log the decision."""
+"""plan_touch: ask the planner what to do for the next touch and log the decision.
+
+The decision row keeps what the planner saw (``features.snapshot``), every action the masks
+allowed, the chosen action and its probability, and the model versions behind it: enough to
+retrain on it and to evaluate any other policy off-policy (services/store/training_data.py).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio import activity
 
-from activities.plan_context import build_plan_context, features_snapshot
+from activities.plan_context import build_plan_context
 from channel_models import RulePolicy
+from channel_models.features import snapshot
 from services.clock import from_ts
 from services.settings import Settings
+from services.store.feature_rows import feature_row
 from services.store.tables import Cart, Decision
 from workflows.types import PlanRequest, TouchPlan
 
 
 class PlanningActivities:
     def __init__(self, engine: Engine, settings: Settings, policy=None):
+        """`policy`: the planner, anything with ``.plan(PlanContext) -> TouchDecision`` (in the
+        worker the model-backed one, services/model_cache.py); the rule prior by default."""
         self._engine = engine
         self._settings = settings
         self._policy = policy or RulePolicy()
@@ -38,6 +47,7 @@ class PlanningActivities:
                 excluded=tuple(req.excluded),
             )
             decision = self._policy.plan(ctx)
+            features = snapshot(ctx)
             row = Decision(
                 cart_id=cart.id,
                 touch=req.touch,
@@ -56,7 +66,11 @@ class PlanningActivities:
                 allowed=dict(decision.allowed),
                 blocked=dict(decision.blocked),
                 explanation=list(decision.explanation),
-                features=features_snapshot(ctx),
+                features=features,
+                feature_row=feature_row(features),
+                action=None if decision.action is None else int(decision.action),
+                allowed_actions=[int(a) for a in decision.allowed_actions],
+                model_versions={kind: int(v) for kind, v in decision.model_versions.items()},
             )
             session.add(row)
             cart.journey_state = "stopped" if decision.stop else f"touch {req.touch} planned"

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.plan_context import build_plan_context
+from channel_models.features import snapshot
 from services.clock import from_ts, to_ts
+from services.settings import Settings
+from services.store.feature_rows import feature_row
+from services.store.reason_labels import record_recovery_label
 from services.store.tables import Cart, Decision, Message, Order, Outcome
 from workflows.types import AbandonmentRecord, OutcomeRecord
 
 
 class RecordingActivities:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, settings: Settings | None = None):
+        """Without `settings` no feature snapshot is kept at abandonment; training then falls back
+        to the cart's first decision (a holdout cart has none and is left out)."""
         self._engine = engine
+        self._settings = settings
 
     @activity.defn(name="record_abandonment")
     def record_abandonment(self, record: AbandonmentRecord) -> None:
@@ -21,9 +31,19 @@ class RecordingActivities:
             cart = session.get(Cart, record.cart_key)
             if cart is None:
                 raise LookupError(f"cart {record.cart_key} is not in the database")
-            cart.abandoned_at = from_ts(record.at)
+            at = from_ts(record.at)
+            cart.abandoned_at = at
             cart.holdout = record.holdout
             cart.journey_state = "holdout" if record.holdout else "abandoned"
+            if self._settings is not None:
+                # What the first touch would be planned with, for treated and holdout carts alike:
+                # the conversion-propensity model learns from the carts that got no message.
+                ctx = build_plan_context(
+                    session, self._settings, cart, touch=1, max_touches=self._settings.max_touches, now=at,
+                    abandoned_at=at, deadline=at + timedelta(hours=self._settings.attribution_window_hours),
+                )
+                cart.features = snapshot(ctx)
+                cart.feature_row = feature_row(cart.features)
             session.add(cart)
             session.commit()
 
@@ -50,11 +70,14 @@ class RecordingActivities:
             attributed = None
             if record.attributed_touch is not None:
                 attributed = session.exec(
-                    select(Message.channel, Message.decision_id).where(
+                    select(Message.channel, Message.decision_id, Message.template).where(
                         Message.cart_id == cart.id, Message.touch == record.attributed_touch, Message.status == "sent"
                     )
                 ).first()
                 outcome.attributed_channel = attributed[0] if attributed else None
+            if record.status == "recovered" and attributed is not None:
+                # a recovery by a message written for one reason labels the cart with it
+                record_recovery_label(session, cart.id, attributed[2], from_ts(record.at))
             # The report groups a cart by the reason and bucket of the decision behind the
             # recovering touch, else by its first decision's (set while planning).
             decision = session.get(Decision, attributed[1]) if attributed else None

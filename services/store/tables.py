@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -105,6 +105,10 @@ class Cart(SQLModel, table=True):
     platform_updated_at: datetime | None = None
     abandoned_at: datetime | None = None
     closed_at: datetime | None = None
+    # features.snapshot of the context the first touch is planned in, taken at abandonment for
+    # every cart (holdout carts have no decision): the propensity model's training rows
+    features: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    feature_row: str | None = None  # the same snapshot flat, for fast loading (services/store/feature_rows.py)
 
 
 class CartAlias(SQLModel, table=True):
@@ -151,6 +155,16 @@ class Decision(SQLModel, table=True):
     blocked: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     explanation: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     features: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    feature_row: str | None = None  # `features` flat, for fast loading (services/store/feature_rows.py)
+    # the bandit's view (channel_models.actions): the chosen action's index (null for a stop or a
+    # policy that names none), every index the masks allowed, and the model version ids behind
+    # the choice (kind -> model_versions.id)
+    action: int | None = None
+    # (server defaults: bulk loaders such as bench/report_data.py insert without these columns)
+    allowed_actions: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default=text("'[]'"))
+    )
+    model_versions: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'")))
 
 
 class Message(SQLModel, table=True):
@@ -183,6 +197,7 @@ class Message(SQLModel, table=True):
     provider_result: str | None = Field(default=None, max_length=1000)
     created_at: datetime
     sent_at: datetime | None = None
+    clicked_at: datetime | None = None  # first click on the message's tracked link (services/click_links.py)
 
 
 class MessageTemplate(SQLModel, table=True):
@@ -211,7 +226,8 @@ class MessageTemplate(SQLModel, table=True):
 
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("shop", "order_id"),)
+    # by customer: the planner's customer history (orders, spend, recency) on every touch
+    __table_args__ = (UniqueConstraint("shop", "order_id"), Index("ix_orders_customer", "customer_id", "placed_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     shop: str = Field(max_length=255)
@@ -243,6 +259,55 @@ class Outcome(SQLModel, table=True):
     time_to_recovery_s: float | None = None
     reason: str | None = Field(default=None, max_length=200)
     recorded_at: datetime
+
+
+class ReasonLabel(SQLModel, table=True):
+    """A known abandonment reason, for the reason classifier: the shopper's survey answer, or the
+    reason of the reason-specific message that recovered the cart. At most one of each per cart
+    (a second survey answer replaces the first); a survey answer outranks a recovery."""
+
+    __tablename__ = "reason_labels"
+    __table_args__ = (UniqueConstraint("cart_id", "source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cart_id: str = Field(foreign_key="carts.id", max_length=32)
+    reason: str = Field(max_length=20)
+    source: str = Field(max_length=20)  # survey, recovered_message
+    recorded_at: datetime
+
+
+class ModelVersion(SQLModel, table=True):
+    """One trained (or failed) model of a kind (reason, propensity, policy). At most one version
+    per kind is active; promoting one retires the previous (services/store/model_versions.py)."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("kind", "version"),
+        Index("ix_model_versions_kind_status", "kind", "status"),
+        Index(
+            "ux_model_versions_one_active", "kind", unique=True,
+            sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    version: int  # 1, 2, ... per kind, failed attempts included
+    status: str = Field(max_length=10)  # active, retired, rejected, failed
+    created_at: datetime
+    data_from: datetime | None = None
+    data_to: datetime | None = None
+    eval_from: datetime | None = None
+    eval_to: datetime | None = None
+    rows_train: int = 0
+    rows_eval: int = 0
+    library_versions: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    metrics: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    artifact: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    artifact_hmac: str | None = Field(default=None, max_length=64)
+    promoted_at: datetime | None = None
+    note: str = Field(default="", max_length=2000)
 
 
 class WebhookReceipt(SQLModel, table=True):

@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.sending import SendingActivities
+from services.click_links import make_click_token
 from services.delivery import Delivered, DeliveryError
 from services.events import CartEvent, ConsentChange, ConsentEvent, Contact, LineItem
 from services.ingest import store_event
@@ -86,7 +87,10 @@ def test_sends_once_and_a_retry_does_not_send_again(sqlite_engine, tmp_path):
     assert len(delivery.sent) == 1
     channel, recipient, rendered, headers, idem = delivery.sent[0]
     assert (channel, recipient) == ("email", "ada@example.com")
-    assert "Teapot" in rendered.html and "https://shop.example/recover/c-1" in rendered.text
+    # the cart link is the tracked one, naming this cart's touch 1; it redirects to the recovery URL
+    link = f"{cfg.public_url}/c/{make_click_token(cfg.signing_key(), key, 1)}"
+    assert "Teapot" in rendered.html and link in rendered.text and link in rendered.html
+    assert "https://shop.example/recover/c-1" not in rendered.text + rendered.html
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert idem == f"recovery/{SHOP}/{key}/1"
     [row] = messages(sqlite_engine)

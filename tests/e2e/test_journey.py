@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 
 import pytest
 
+from services.click_links import read_click_token
 from tests.fixtures import shopify_fixture
 from tests.e2e.sinks import eventually
 
@@ -19,6 +21,13 @@ CHECKOUT_EMAIL = "example@email.com"  # the `email` of Shopify's checkouts/creat
 def body_text(message) -> str:
     parts = [message] if not message.is_multipart() else [p for p in message.walk() if not p.is_multipart()]
     return "\n".join(p.get_payload(decode=True).decode(p.get_content_charset() or "utf-8") for p in parts)
+
+
+def tracked_link(service, text: str) -> str:
+    """The message's cart link: the service's click-tracking URL (services/click_links.py)."""
+    found = re.findall(re.escape(service.settings.public_url) + r"/c/[A-Za-z0-9_.-]+", text)
+    assert found, "no tracked cart link in the message"
+    return found[0]
 
 
 def part(message, subtype: str) -> str:
@@ -36,12 +45,24 @@ async def test_checkout_email_then_order_recovers(service):
     first = (await eventually(lambda: service.smtp.to(CHECKOUT_EMAIL), timeout=60))[0]
     unsubscribe = first["List-Unsubscribe"].strip("<>")
     assert unsubscribe.startswith("http") and first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    for subtype in ("plain", "html"):  # both parts: items, the recovery link, the unsubscribe link, the address
+    link = tracked_link(service, part(first, "plain"))
+    for subtype in ("plain", "html"):  # both parts: items, the tracked cart link, the unsubscribe link, the address
         text = part(first, subtype)
-        assert checkout["abandoned_checkout_url"].replace("&", "&amp;" if subtype == "html" else "&") in text
+        assert link in text
         for item in checkout["line_items"]:
             assert item["title"] in text
         assert unsubscribe in text and service.settings.shop_address in text
+    # the link records the click and opens the shopper's checkout (its URL is not in the message)
+    assert checkout["abandoned_checkout_url"] not in body_text(first)
+    cart_key, touch = read_click_token(service.settings.signing_key(), link.rsplit("/", 1)[1])
+
+    def clicked() -> list[bool]:
+        return [m.clicked_at is not None for m in service.sent_messages() if (m.cart_id, m.touch) == (cart_key, touch)]
+
+    assert clicked() == [False]
+    opened = await service.http.get(link.removeprefix(service.settings.public_url))
+    assert opened.status_code == 302 and opened.headers["location"] == checkout["abandoned_checkout_url"]
+    assert clicked() == [True]
 
     order = shopify_fixture("orders_create")
     order["checkout_token"] = checkout["token"]  # a real order quotes its checkout (the example has null)
@@ -116,7 +137,9 @@ async def test_sms_only_with_explicit_consent(service):
     sms = await eventually(lambda: service.sink.on("/sms"), timeout=60)
     path, _headers, payload = sms[0]
     assert path == "/sms" and payload["to"] == "+12015550123"  # `:to={to}` puts the E.164 number in the JSON
-    assert "https://shop.example.com/r/1" in payload["message"] and "STOP" in payload["message"]
+    assert "STOP" in payload["message"]
+    opened = await service.http.get(tracked_link(service, payload["message"]).removeprefix(service.settings.public_url))
+    assert opened.status_code == 302 and opened.headers["location"] == "https://shop.example.com/r/1"
     await asyncio.sleep(3)
     assert [p["to"] for _, _, p in service.sink.on("/sms")] == ["+12015550123"]
     blocked = (await service.cart("sms-no", generic=True))["decisions"][0]
