@@ -74,6 +74,13 @@ class ReasonClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_reason(self, x_row) -> tuple[str, float]:
         """One cart's ``encode_row`` vector -> (most likely reason, its probability)."""
-        proba = self.predict_proba(np.asarray(x_row, dtype=np.float64).reshape(1, -1))[0]
+        # the online path: sklearn's input checks cost more than this product, so check only shape
+        check_is_fitted(self, "coef_")
+        x = np.asarray(x_row, dtype=np.float64).ravel()
+        if x.shape != (self.n_features_in_,) or not np.isfinite(x).all():
+            raise ValueError(f"expected {self.n_features_in_} features, all finite; got shape {x.shape}")
+        z = self.coef_ @ x + self.intercept_
+        proba = np.exp(z - z.max())
+        proba /= proba.sum()
         best = int(proba.argmax())
         return str(self.classes_[best]), float(proba[best])

@@ -1,4 +1,4 @@
-"""`cartrecovery up | api | worker | simulate | status | report | keys`."""
+"""`cartrecovery up | api | worker | simulate | status | retrain | report | keys`."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ def _settings(serving: bool = True) -> Settings:
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # apprise names the recipient in its own log lines ("Sent Email to <address>", and in its
+    # failure warnings): personal data stays out of logs, and services/delivery.py reports failures
+    # with the recipient redacted, so apprise's own lines are not needed
+    logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)
 
 
 @app.command()
@@ -78,7 +82,11 @@ def worker() -> None:
     settings = _settings(serving=False)
     _require_address(settings)
     _logging()
-    asyncio.run(serve(settings, api=False, worker=True))
+    try:
+        asyncio.run(serve(settings, api=False, worker=True))
+    except ConfigurationError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -101,8 +109,8 @@ def simulate(
 
 @app.command()
 def status(url: str = typer.Option("", help="service base URL (default: CR_PUBLIC_URL)")) -> None:
-    """Health of the running service and what the journeys are doing."""
-    from services.status import journey_counts
+    """Health of the running service, each model's status, and what the journeys are doing."""
+    from services.status import journey_counts, model_lines
 
     settings = _settings(serving=False)
     base = (url or settings.public_url).rstrip("/")
@@ -111,6 +119,8 @@ def status(url: str = typer.Option("", help="service base URL (default: CR_PUBLI
     except httpx.HTTPError as err:
         health = {"status": f"unreachable ({type(err).__name__})"}
     console.print(f"service {base}: {health}")
+    for kind, line in model_lines(settings):
+        console.print(f"model {kind}: {line}", highlight=False, soft_wrap=True)
     counts = journey_counts(settings)
     for title, rows in counts.items():
         table = Table(title=title)
@@ -119,6 +129,17 @@ def status(url: str = typer.Option("", help="service base URL (default: CR_PUBLI
         for name, value in rows:
             table.add_row(str(name), str(value))
         console.print(table)
+
+
+@app.command()
+def retrain(
+    no_wait: bool = typer.Option(False, "--no-wait", help="start the retraining and return at once"),
+) -> None:
+    """Retrain the models now (RetrainWorkflow through Temporal), with a progress bar until it ends."""
+    from services.retrain_command import run_retrain
+
+    settings = _settings(serving=False)
+    raise typer.Exit(asyncio.run(run_retrain(settings, console, wait=not no_wait)))
 
 
 @app.command()

@@ -14,9 +14,11 @@ from contextlib import contextmanager
 
 import uvicorn
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from services.api.app import create_app
 from services.binaries import installed_binary
+from services.retraining import SCHEDULE_ID, ensure_schedule
 from services.settings import ConfigurationError, Settings
 from services.store.db import make_engine
 from services.worker import build_worker
@@ -102,6 +104,17 @@ async def connect(settings: Settings, address: str | None = None, wait_s: float 
             await asyncio.sleep(1)
 
 
+async def ensure_retrain_schedule(client: Client, settings: Settings) -> None:
+    """Create or update the nightly retraining schedule. A bad CR_RETRAIN_CRON stops the start
+    (ConfigurationError); a server that cannot take schedules now only costs the nightly run."""
+    try:
+        outcome = await ensure_schedule(client, settings)
+    except RPCError as err:
+        log.error("could not set up the retraining schedule %s: %s", SCHEDULE_ID, err.message)
+        return
+    log.info("retraining schedule %s %s: %r in %s", SCHEDULE_ID, outcome, settings.retrain_cron, settings.shop_timezone)
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: serve() below stops API and worker together."""
 
@@ -119,6 +132,7 @@ async def serve(settings: Settings, *, api: bool, worker: bool, address: str | N
         loop.add_signal_handler(sig, stop.set)
     tasks, running_worker, server = [asyncio.create_task(stop.wait())], None, None
     if worker:
+        await ensure_retrain_schedule(client, settings)
         running_worker = build_worker(client, settings, engine)
         tasks.append(asyncio.create_task(running_worker.run()))
     if api:

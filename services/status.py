@@ -1,9 +1,10 @@
-"""Counts for `cartrecovery status`, read from the application database."""
+"""Counts and model status lines for `cartrecovery status`, read from the application database."""
 
 from __future__ import annotations
 
 from sqlmodel import Session, col, func, select
 
+from services.models_overview import models_overview
 from services.settings import Settings
 from services.store.db import make_engine
 from services.store.tables import Cart, Message
@@ -25,3 +26,12 @@ def journey_counts(settings: Settings) -> dict[str, list[tuple[str, int]]]:
         "open journeys by state": sorted(by_state),
         "messages sent by channel": sorted(by_channel),
     }
+
+
+def model_lines(settings: Settings) -> list[tuple[str, str]]:
+    """(kind, "Learning: needs ..." / "Active v3, trained on ..." / "Alert: ...") per model."""
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        overview = models_overview(session, settings)
+    engine.dispose()
+    return [(m["kind"], m["line"]) for m in overview["models"]]

@@ -130,3 +130,51 @@ class RecoveryResult:
     touches_sent: int = 0
     attributed_touch: int | None = None
     reason: str | None = None
+
+
+# --- RetrainWorkflow (workflows/retraining.py): kinds, steps and counts only, never data ---
+
+
+MODEL_KINDS = ("policy", "propensity", "reason")
+
+
+@dataclass
+class RetrainRequest:
+    trigger: str = "manual"  # "schedule" or "manual"
+    requested_by: str = ""  # the requester's role name (e.g. "admin", "cli"), never a person
+
+
+@dataclass
+class RetrainProgress:
+    """Where a retraining run is: `step` names the stage, `done` of `total` units are finished."""
+
+    step: str = "queued"
+    done: int = 0
+    total: int = 1
+
+
+@dataclass
+class ModelOutcome:
+    kind: str  # policy, propensity, reason
+    outcome: str  # promoted, rejected, skipped, failed
+    version: int | None = None  # the stored version (promoted or rejected)
+    why: str = ""
+
+
+@dataclass
+class TrainingReport:
+    outcomes: list[ModelOutcome] = field(default_factory=list)
+    rows: int = 0  # logged decisions the candidates were built from
+
+
+@dataclass
+class TrainingFailure:
+    why: str  # a short reason, e.g. the exception type and message (no data values)
+
+
+@dataclass
+class RetrainResult:
+    status: str  # "completed" (every kind promoted, rejected or skipped) or "failed"
+    trigger: str = "manual"
+    outcomes: list[ModelOutcome] = field(default_factory=list)
+    rows: int = 0

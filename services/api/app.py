@@ -15,9 +15,10 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
-from services.api import admin, customers, unsubscribe, webhooks
+from services.api import admin, clicks, customers, surveys, unsubscribe, webhooks
 from services.api import keys, login
 from services.api import dashboard, reports
+from services.api import models as model_routes
 from services.api.auth import PageAccessDenied, page_access_denied
 from services.api.pages import STATIC_DIR
 from services.api import templates as template_editor
@@ -53,8 +54,11 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
     app.include_router(admin.router)
     app.include_router(reports.router)
     app.include_router(dashboard.router)
+    app.include_router(model_routes.router)
     app.include_router(customers.router)
     app.include_router(unsubscribe.router)
+    app.include_router(clicks.router)
+    app.include_router(surveys.router)
     app.include_router(keys.router)
     app.include_router(login.router)
     app.include_router(template_editor.router)

@@ -15,13 +15,16 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from markupsafe import Markup
 from pydantic_core import to_jsonable_python
+from sqlmodel import Session
 
 from services.api.auth import Principal, require_page_role
-from services.api.deps import EngineDep
+from services.api.deps import EngineDep, SettingsDep
 from services.api.pages import render_page
 from services.api.reports import load_report
+from services.models_overview import models_overview
 from services.reports.headline import headline_rows
 from services.reports.scope import ReportScope
 
@@ -59,6 +62,7 @@ def embedded_json(data: dict) -> Markup:
 async def dashboard(
     request: Request,
     engine: EngineDep,
+    settings: SettingsDep,
     _viewer: ViewerPage,
     shop: str = Query("", max_length=255),
     since: str = Query("", max_length=40),
@@ -70,6 +74,7 @@ async def dashboard(
     except ValueError as err:
         return render_page(request, "dashboard.html", status_code=422, form=form, error=str(err), report=None)
     report = await load_report(engine, scope)
+    models = await run_in_threadpool(_models, engine, settings)
     query = {k: v.isoformat() for k, v in (("since", scope.since), ("until", scope.until)) if v}
     if scope.shop:
         query["shop"] = scope.shop
@@ -84,4 +89,11 @@ async def dashboard(
         report_json=embedded_json(report),
         json_url=f"/v1/reports/recovery{suffix}",
         csv_url=f"/v1/reports/recovery.csv{suffix}",
+        models=models,
     )
+
+
+def _models(engine, settings) -> list[dict]:
+    """Each model's status line (the same as GET /v1/models and `cartrecovery status`)."""
+    with Session(engine) as session:
+        return models_overview(session, settings)["models"]

@@ -98,3 +98,14 @@ def test_bad_parameters_and_inputs_are_rejected():
         model.set_bucket_edges([0.2, 1.3])
     with pytest.raises(ValueError, match="propensity"):
         model.bucket(1.5)
+
+
+def test_the_single_cart_path_equals_sklearns_predict_proba():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 6)).astype(np.float32)
+    y = (rng.random(3000) < 1 / (1 + np.exp(-X[:, 0]))).astype(int)
+    model = PropensityModel(seed=0, max_iter=30).fit(X, y)
+    slope, intercept = model.calibration_
+    expected = 1 / (1 + np.exp(-(slope * np.log(model.trees_.predict_proba(X[:50])[:, 1] / model.trees_.predict_proba(X[:50])[:, 0]) + intercept)))
+    assert np.allclose(model.predict_proba(X[:50])[:, 1], expected, atol=1e-9)
+    assert np.allclose(model.predict_proba(X[:50])[:, 1], model.predict_proba(np.vstack([X[:50]] * 2))[:50, 1], atol=1e-9)

@@ -1,0 +1,209 @@
+"""retrain_models and record_training_failure: RetrainWorkflow's side effects.
+
+retrain_models runs the heavy part (load the frames, fit and evaluate candidates, store every
+candidate) in a thread, while the activity's own coroutine heartbeats and forwards progress to
+the workflow as `training_progress` signals - the workflow cannot see heartbeat details, and the
+CLI's progress bar reads the workflow's `progress` query. Progress is counted in units: loading
+the data is one, each training step train_models reports is one, storing the candidates is one.
+
+Every candidate is stored: promoted ones as the kind's active version (with the artifact, signed
+with this service's key), the others as rejected with their metrics and why (no artifact: it would
+never be loaded). A kind without a candidate is "skipped", with the reason training gave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Callable
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from temporalio import activity
+from temporalio.service import RPCError
+
+from channel_models.planner import ModelSet
+from channel_models.registry import Thresholds, dump_artifact, library_versions
+from channel_models.training import Candidate, train_models
+from services.model_cache import ModelCache, load_active
+from services.models_overview import service_now
+from services.retraining import RUNNING
+from services.settings import Settings
+from services.store.model_versions import record_failure, record_version
+from services.store.training_data import data_facts, load_frames
+from workflows.types import MODEL_KINDS, ModelOutcome, RetrainProgress, RetrainRequest, TrainingFailure, TrainingReport
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.25
+WHY_LIMIT = 300  # a reason crosses into Temporal: short
+SIGNAL_EVERY_S = 0.5  # progress signals are history events: at most two a second
+Progress = Callable[[str, int, int], None]
+
+
+class TrainingActivities:
+    def __init__(self, engine: Engine, settings: Settings, cache: ModelCache | None = None, *, train=train_models):
+        self._engine = engine
+        self._settings = settings
+        self._cache = cache
+        self._train = train  # injectable, so a test can make training fail
+
+    @activity.defn(name="retrain_models")
+    async def retrain_models(self, req: RetrainRequest) -> TrainingReport:
+        earlier = await _earlier_run()
+        if earlier is not None:
+            why = f"another retraining is running: {earlier}"
+            return TrainingReport([ModelOutcome(kind, "skipped", None, why) for kind in MODEL_KINDS])
+        loop = asyncio.get_running_loop()
+        updates: list[RetrainProgress] = []
+
+        def progress(step: str, done: int, total: int) -> None:  # called from the training thread
+            loop.call_soon_threadsafe(updates.append, RetrainProgress(step, done, total))
+
+        work = loop.run_in_executor(None, self.retrain, req, progress)
+        forward = _ProgressForwarder()
+        while True:
+            finished = work.done()
+            if updates:
+                forward.latest = updates[-1]
+                updates.clear()
+            await forward.flush(force=finished)
+            activity.heartbeat(*forward.details())  # the SDK batches these; a lost worker shows in 2 min
+            if finished:
+                break
+            await asyncio.wait({work}, timeout=POLL_S)
+        report = work.result()  # re-raises the training error: the workflow decides what follows
+        if self._cache is not None:
+            self._cache.invalidate()
+        return report
+
+    def retrain(self, req: RetrainRequest, progress: Progress) -> TrainingReport:
+        """The whole retraining, synchronously (also what `bench/models.py` times)."""
+        settings, key = self._settings, self._settings.signing_key()
+        total = 5  # loading, three training steps (train_models reports them), storing
+        progress("loading data", 0, total)
+        with Session(self._engine) as session:
+            now = service_now(session)
+            active = ModelSet(**load_active(session, key))
+            facts = {kind: data_facts(session, kind, now) for kind in MODEL_KINDS}
+        frames = load_frames(self._engine, until=now)
+        skipped: dict[str, str] = {}
+
+        def training_step(step: str, done: int, steps: int) -> None:
+            nonlocal total
+            total = steps + 2
+            kind, said_skipped, why = step.partition(" skipped: ")
+            if said_skipped:
+                skipped[kind] = why
+            progress(step, 1 + done, total)
+
+        candidates = self._train(
+            frames.decisions, frames.carts, frames.labels, now=now, seed=settings.train_seed,
+            thresholds=Thresholds.from_settings(settings), active=active, epsilon=settings.exploration,
+            min_incentive_lift=settings.min_incentive_lift, reward=settings.reward, facts_by_kind=facts,
+            progress=training_step,
+        )
+        progress("storing", total - 1, total)
+        outcomes = self._store(candidates, skipped, key, now)
+        progress("stored", total, total)
+        log.info("retraining (%s) done: %s", req.trigger, ", ".join(f"{o.kind} {o.outcome}" for o in outcomes))
+        return TrainingReport(outcomes=outcomes, rows=len(frames.decisions))
+
+    def _store(self, candidates: list[Candidate], skipped: dict[str, str], key: bytes, now) -> list[ModelOutcome]:
+        outcomes = {}
+        versions = library_versions()
+        with Session(self._engine) as session:
+            for c in candidates:
+                artifact, mac = dump_artifact(c.model, key) if c.promote else (None, None)
+                row = record_version(
+                    session, kind=c.kind, status="active" if c.promote else "rejected", metrics=_json_safe(c.metrics),
+                    params=_params(c.model), library_versions=versions, data_from=c.data_from, data_to=c.data_to,
+                    eval_from=c.eval_from, eval_to=c.eval_to, rows_train=c.rows_train, rows_eval=c.rows_eval,
+                    artifact=artifact, artifact_hmac=mac, note=c.why, now=now,
+                )
+                outcomes[c.kind] = ModelOutcome(c.kind, "promoted" if c.promote else "rejected", row.version, c.why[:WHY_LIMIT])
+            session.commit()
+        for kind in MODEL_KINDS:
+            if kind not in outcomes:
+                outcomes[kind] = ModelOutcome(kind, "skipped", None, skipped.get(kind, "no candidate was trained")[:WHY_LIMIT])
+        return [outcomes[kind] for kind in MODEL_KINDS]
+
+    @activity.defn(name="record_training_failure")
+    def record_training_failure(self, failure: TrainingFailure) -> None:
+        """Every kind's status shows the failure (Alert) until a later training succeeds."""
+        with Session(self._engine) as session:
+            now = service_now(session)
+            for kind in MODEL_KINDS:
+                record_failure(session, kind, failure.why, now)
+            session.commit()
+        if self._cache is not None:
+            self._cache.invalidate()
+
+
+async def _earlier_run() -> str | None:
+    """The id of a retraining that started before this one and still runs, if any: one run at a
+    time, also when the schedule fires during a manual run (its overlap policy sees only its own)."""
+    info = activity.info()
+    try:
+        client = activity.client()
+    except RuntimeError:
+        return None  # no Temporal client (a unit test's ActivityEnvironment)
+    try:
+        mine = await client.get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id).describe()
+        async for other in client.list_workflows(RUNNING):
+            if other.id != info.workflow_id and other.start_time < mine.start_time:
+                return other.id
+    except RPCError as err:
+        log.warning("could not look for other retraining runs: %s", err.message)
+    return None
+
+
+class _ProgressForwarder:
+    """Sends the latest progress to the workflow: at once when the step changes, otherwise at
+    most every SIGNAL_EVERY_S (each signal is an event in the run's history)."""
+
+    def __init__(self):
+        self.latest: RetrainProgress | None = None
+        self._sent: RetrainProgress | None = None
+        self._sent_at = 0.0
+
+    def details(self) -> tuple:
+        shown = self.latest
+        return (shown.step, shown.done, shown.total) if shown else ()
+
+    async def flush(self, force: bool = False) -> None:
+        latest, sent, now = self.latest, self._sent, time.monotonic()
+        if latest is None or latest == sent:
+            return
+        if not force and sent is not None and latest.step == sent.step and now - self._sent_at < SIGNAL_EVERY_S:
+            return
+        self._sent, self._sent_at = latest, now
+        info = activity.info()
+        try:
+            handle = activity.client().get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
+            await handle.signal("training_progress", latest)
+        except Exception as err:  # noqa: BLE001 - progress is for display; training goes on
+            log.warning("could not report retraining progress: %s", err)
+
+
+def _json_safe(value):
+    """Metrics as JSON both databases take: numpy scalars as Python numbers, NaN and infinity as null."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _params(model) -> dict:
+    """The estimator's parameters as JSON-safe values (scikit-learn's get_params when present)."""
+    get_params = getattr(model, "get_params", None)
+    if get_params is None:
+        return {}
+    return {k: v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)[:200] for k, v in get_params(deep=False).items()}
