@@ -1,0 +1,285 @@
+"""Learned policy against the rule prior and a fixed flow, on the synthetic shop, through the service.
+
+    python bench/policy.py [--learn-carts 6000] [--carts 4000] [--scale 3600] [--explore 1.0]
+
+Everything real: the embedded Temporal dev server, the worker, the uvicorn API, an aiosmtpd SMTP
+server and an HTTP JSON sink on loopback, SQLite. Shoppers from channel_models.simulator post
+signed generic webhooks; the messages the service delivers are read off the sinks and the
+shop's ground truth decides whether and when each shopper orders (bench/shop_loop.py).
+
+1. Learning: `--learn-carts` carts with CR_POLICY=auto and no trained model, so the rule prior
+   decides with `--explore` of touches given a random allowed action (logged propensities).
+2. Retraining through the API (POST /v1/models/retrain) - the same RetrainWorkflow the nightly
+   schedule runs, with the learning-phase thresholds lowered to this run's size.
+3. Three arms of `--carts` fresh shoppers each, one after the other on the same shop: CR_POLICY=auto
+   (the promoted learned policy, exploration 0.05), rules, and fixed ("email@4h,email@24h").
+   Every arm keeps its 10 % holdout; the holdout's recovery rate does not depend on the arm,
+   so the three holdouts are pooled into one baseline.
+
+Prints per arm: treated recovery rate, incremental rate over the pooled holdout with its 95 %
+interval, and the differences learned - rules and learned - fixed (difference of treated rates:
+the common baseline cancels) with 95 % intervals, plus learned / rules incremental ratio. Then
+the promoted candidate's off-policy estimate (DR, from the retraining's later slice) against the
+per-decision value the learned arm then achieved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import email.message
+import json
+import math
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import uvicorn
+from sqlmodel import Session, col, select
+from temporalio.testing import WorkflowEnvironment
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.shop_loop import ShopLoop  # noqa: E402
+from channel_models.simulator import SyntheticShop  # noqa: E402
+from services.api.app import create_app  # noqa: E402
+from services.binaries import installed_binary  # noqa: E402
+from services.runtime import _die_with_parent, dev_server_pragma_args  # noqa: E402
+from services.settings import Settings  # noqa: E402
+from services.store.db import make_engine  # noqa: E402
+from services.store.tables import Cart, ModelVersion, Outcome  # noqa: E402
+from services.store.training_data import load_frames  # noqa: E402
+from services.worker import build_worker  # noqa: E402
+from tests.e2e.sinks import HttpSink, SmtpSink, free_port  # noqa: E402
+
+SECRET = "bench-policy-secret"
+ADMIN = "bench-policy-admin-key"
+CODES = {"discount": "SAVE10BENCH", "free_shipping": "FREESHIPBENCH"}
+Z = 1.959964
+
+
+def wald(p1: float, n1: int, p2: float, n2: int) -> tuple[float, float, float]:
+    diff = p1 - p2
+    half = Z * math.sqrt(p1 * (1 - p1) / max(n1, 1) + p2 * (1 - p2) / max(n2, 1))
+    return diff, diff - half, diff + half
+
+
+def text_of(message: email.message.Message) -> str:
+    parts = message.walk() if message.is_multipart() else [message]
+    return "\n".join(
+        part.get_payload(decode=True).decode(errors="replace")
+        for part in parts if part.get_content_maintype() == "text"
+    )
+
+
+class Sinks:
+    """Feeds what the SMTP and HTTP sinks received to whichever ShopLoop is running."""
+
+    def __init__(self, smtp: SmtpSink, http: HttpSink):
+        self.smtp, self.http, self.seen_smtp, self.seen_http = smtp, http, 0, 0
+
+    def pump(self, loop: ShopLoop) -> None:
+        for rcpts, message in self.smtp.messages[self.seen_smtp:]:
+            for rcpt in rcpts:
+                loop.delivered("email", rcpt, text_of(message))
+        self.seen_smtp = len(self.smtp.messages)
+        for path, _, payload in self.http.requests[self.seen_http:]:
+            channel = {"/sms": "sms", "/push": "push", "/audience": "retargeting"}.get(path.split("?")[0])
+            if channel:
+                loop.delivered(channel, str(payload.get("to", "")), str(payload.get("message", "")))
+        self.seen_http = len(self.http.requests)
+
+
+async def run_phase(env, engine, base: dict, sinks: Sinks, *, shop_name: str, shop: SyntheticShop, carts: int,
+                    policy: str, exploration: float, rate: float) -> None:
+    values = dict(base, policy=policy, exploration=exploration, task_queue=f"bench-{uuid.uuid4().hex[:8]}",
+                  api_port=free_port())
+    settings = Settings(_env_file=None, **values)
+    app = create_app(settings, engine=engine, client=env.client)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.api_port, log_level="warning"))
+    with worker_process(values, env.client.service_client.config.target_host):
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=60) as client:
+            loop = ShopLoop(shop, client, shop_name=shop_name, secret=SECRET, time_scale=settings.time_scale,
+                            abandon_after_hours=settings.abandon_after_minutes / 60, incentive_codes=CODES)
+            pump = asyncio.create_task(_pump(sinks, loop))
+            started = time.monotonic()
+            lanes = asyncio.Semaphore(8)  # checkouts in flight: one shopper's webhooks go in order
+
+            async def checkout(shopper):
+                async with lanes:
+                    await loop.checkout(shopper)
+
+            posting = []
+            for n, shopper in enumerate(shop.shoppers(carts)):
+                posting.append(asyncio.create_task(checkout(shopper)))
+                await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))
+            await asyncio.gather(*posting)
+            print(f"  {policy:5s} {carts} checkouts posted in {time.monotonic() - started:.0f} s; waiting for outcomes", flush=True)
+            await _wait_for_outcomes(engine, shop_name, carts, settings)
+            await loop.drain()
+            pump.cancel()
+            print(f"  {policy:5s} done after {time.monotonic() - started:.0f} s; webhook statuses {loop.statuses}, "
+                  f"unmatched messages {loop.unmatched}", flush=True)
+        server.should_exit = True
+        await serving
+
+
+@contextlib.contextmanager
+def worker_process(values: dict, temporal_address: str):
+    """`cartrecovery worker` as its own process: the API, the shop and the sinks keep this one busy,
+    and a worker sharing its interpreter lock would make journeys wait on webhooks."""
+    env = dict(os.environ, CR_TEMPORAL_ADDRESS=temporal_address,
+               **{f"CR_{key.upper()}": str(value) for key, value in values.items()})
+    log = open(Path(values["data_dir"]) / f"worker-{values['task_queue']}.log", "ab")
+    process = subprocess.Popen([sys.executable, "-c", "from services.cli import app; app()", "worker"],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+async def _pump(sinks: Sinks, loop: ShopLoop) -> None:
+    while True:
+        sinks.pump(loop)
+        await asyncio.sleep(0.05)
+
+
+async def _wait_for_outcomes(engine, shop_name: str, carts: int, settings: Settings) -> None:
+    window_real = settings.attribution_window_hours * 3600 / settings.time_scale
+    deadline = time.monotonic() + window_real * 3 + 600
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            done = session.exec(select(Outcome.cart_id).join(Cart, col(Cart.id) == col(Outcome.cart_id))
+                                .where(Cart.shop == shop_name)).all()
+        if len(done) >= carts:
+            return
+        await asyncio.sleep(2)
+    print(f"  warning: only {len(done)} of {carts} journeys ended in time", flush=True)
+
+
+async def retrain(base: dict, env, engine) -> dict:
+    settings = Settings(_env_file=None, **base, task_queue=f"bench-{uuid.uuid4().hex[:8]}", api_port=free_port())
+    app = create_app(settings, engine=engine, client=env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with build_worker(env.client, settings, engine), app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=60) as client:
+            headers = {"Authorization": f"Bearer {ADMIN}"}
+            started = await client.post("/v1/models/retrain", headers=headers)
+            started.raise_for_status()
+            workflow_id = started.json()["workflow_id"]
+            while True:
+                state = (await client.get(f"/v1/models/retrain/{workflow_id}", headers=headers)).json()
+                if state.get("status") not in ("running", None):
+                    break
+                await asyncio.sleep(1)
+            return (await client.get("/v1/models", headers=headers)).json() | {"retrain": state}
+
+
+def arm_rates(engine, shop_name: str) -> dict:
+    with Session(engine) as session:
+        rows = session.exec(select(Outcome.holdout, Outcome.status).join(Cart, col(Cart.id) == col(Outcome.cart_id))
+                            .where(Cart.shop == shop_name, col(Outcome.status).in_(("recovered", "not_recovered")))).all()
+    treated = [s == "recovered" for h, s in rows if not h]
+    holdout = [s == "recovered" for h, s in rows if h]
+    return {"treated_n": len(treated), "treated": sum(treated), "holdout_n": len(holdout), "holdout": sum(holdout)}
+
+
+def achieved_value(engine, shop_name: str) -> tuple[float, int]:
+    frames = load_frames(engine)
+    with Session(engine) as session:
+        ids = set(session.exec(select(Cart.id).where(Cart.shop == shop_name)).all())
+    decisions = frames.decisions[frames.decisions["cart_id"].isin(ids)]
+    return float(decisions["reward"].mean()), len(decisions)
+
+
+async def main(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp, SmtpSink() as smtp, HttpSink() as http:
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=installed_binary("temporal"),
+            dev_server_database_filename=str(Path(tmp) / "temporal.db"),
+            dev_server_extra_args=dev_server_pragma_args(),
+        )
+        base = dict(
+            data_dir=Path(tmp), database_url=f"sqlite:///{Path(tmp) / 'app.db'}", webhook_secret=SECRET,
+            admin_api_key=ADMIN, email_from="shop@example.com", shop_name="Bench Shop",
+            shop_address="1 Bench Street, Springfield", time_scale=args.scale, holdout_percent=10,
+            email_url=f"mailto://127.0.0.1:{smtp.port}?to={{to}}&from=shop%40example.com&mode=insecure",
+            sms_url=http.url("sms?:to={to}"), push_url=http.url("push?:to={to}"),
+            retargeting_url=http.url("audience?:to={to}"),
+            discount_code=CODES["discount"], free_shipping_code=CODES["free_shipping"],
+            model_min_days=0, model_min_carts=args.learn_carts // 2, model_min_conversions=50, reason_min_labels=50,
+        )
+        engine = make_engine(base["database_url"])
+        sinks = Sinks(smtp, http)
+        try:
+            print(f"learning phase: {args.learn_carts} carts, rule prior with exploration {args.explore}", flush=True)
+            await run_phase(env, engine, base, sinks, shop_name="bench-learning", shop=SyntheticShop(seed=11),
+                            carts=args.learn_carts, policy="auto", exploration=args.explore, rate=args.rate)
+            t = time.monotonic()
+            models = await retrain(base, env, engine)
+            print(f"retraining took {time.monotonic() - t:.0f} s: {json.dumps(models['retrain'].get('result'), default=str)[:600]}")
+            for model in models.get("models", []):
+                print(f"  {model.get('kind')}: {model.get('status')} {'; '.join(model.get('reasons', []))[:200]}")
+            arms = {}
+            for arm, policy in (("learned", "auto"), ("rules", "rules"), ("fixed", "fixed")):
+                await run_phase(env, engine, base, sinks, shop_name=f"bench-{arm}", shop=SyntheticShop(seed=12),
+                                carts=args.carts, policy=policy, exploration=0.05, rate=args.rate)
+                arms[arm] = arm_rates(engine, f"bench-{arm}")
+            report(arms)
+            with Session(engine) as session:
+                version = session.exec(select(ModelVersion).where(ModelVersion.kind == "policy",
+                                                                  ModelVersion.status == "active")).first()
+            if version is not None:
+                value, n = achieved_value(engine, "bench-learned")
+                m = version.metrics
+                inside = m["candidate_dr_low"] <= value <= m["candidate_dr_high"]
+                print(f"\noff-policy estimate of the promoted policy (DR, later slice of the learning data): "
+                      f"{m['candidate_dr']:.4f} [{m['candidate_dr_low']:.4f}, {m['candidate_dr_high']:.4f}]")
+                print(f"value it achieved when it ran (mean per-decision reward, {n} decisions): {value:.4f} "
+                      f"-> {'inside' if inside else 'OUTSIDE'} the interval")
+            else:
+                print("\nno policy model was promoted: the learned arm ran the rule prior with exploration")
+        finally:
+            engine.dispose()
+            await env.shutdown()
+
+
+def report(arms: dict) -> None:
+    pooled_n = sum(a["holdout_n"] for a in arms.values())
+    pooled = sum(a["holdout"] for a in arms.values()) / max(pooled_n, 1)
+    print(f"\npooled holdout: {pooled:.2%} recovered of {pooled_n} carts (no message)")
+    rates = {}
+    for name, a in arms.items():
+        p = a["treated"] / max(a["treated_n"], 1)
+        inc, low, high = wald(p, a["treated_n"], pooled, pooled_n)
+        rates[name] = (p, a["treated_n"], inc)
+        print(f"{name:8s} treated {p:.2%} of {a['treated_n']}, incremental {inc:+.2%} [{low:+.2%}, {high:+.2%}]")
+    for other in ("rules", "fixed"):
+        (p1, n1, i1), (p2, n2, i2) = rates["learned"], rates[other]
+        diff, low, high = wald(p1, n1, p2, n2)
+        ratio = i1 / i2 if i2 else float("inf")
+        print(f"learned - {other}: {diff:+.2%} [{low:+.2%}, {high:+.2%}] "
+              f"({'outside' if low > 0 else 'NOT outside'} its 95 % interval); incremental ratio {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--learn-carts", type=int, default=6000)
+    parser.add_argument("--carts", type=int, default=4000, help="per arm")
+    parser.add_argument("--scale", type=float, default=3600, help="service seconds per real second")
+    parser.add_argument("--explore", type=float, default=1.0, help="exploration while learning")
+    parser.add_argument("--rate", type=float, default=15, help="checkouts per real second")
+    asyncio.run(main(parser.parse_args()))
