@@ -257,10 +257,53 @@ async def main(args) -> None:
             await env.shutdown()
 
 
-def report(arms: dict) -> None:
-    pooled_n = sum(a["holdout_n"] for a in arms.values())
-    pooled = sum(a["holdout"] for a in arms.values()) / max(pooled_n, 1)
-    print(f"\npooled holdout: {pooled:.2%} recovered of {pooled_n} carts (no message)")
+def in_process(args) -> None:
+    """The same experiment without the service: run_journeys plays the workflow's loop against the
+    shop's truth in memory, so it can afford samples large enough for tight intervals."""
+    from datetime import timedelta
+
+    from channel_models.planner import LoadedModel, ModelSet, Planner
+    from channel_models.registry import Thresholds
+    from channel_models.simulator import run_journeys
+    from channel_models.training import train_models
+
+    started = time.monotonic()
+    log = run_journeys(SyntheticShop(seed=11), Planner("auto", exploration=args.explore), args.learn_carts, seed=11)
+    print(f"learning: {log.summary()} ({time.monotonic() - started:.0f} s)")
+    now = log.decisions["decided_at"].max().to_pydatetime() + timedelta(days=6)
+    open_gate = Thresholds(min_days=0, min_carts=0, min_conversions=0, min_labels=0, overdue_hours=48, stale_hours=48)
+    candidates = train_models(log.decisions, log.carts, log.labels, now=now, seed=0, thresholds=open_gate,
+                              epsilon=0.05, min_incentive_lift=0.02, reward="recoveries")
+    for c in candidates:
+        print(f"  {c.kind}: {'promoted' if c.promote else 'REJECTED'} - {c.why[:300]}")
+    models = ModelSet(**{c.kind: LoadedModel(n, 1, c.model, {}) for n, c in enumerate(candidates, 1)
+                         if c.model is not None and (c.promote or c.kind == "policy")})
+    arms, results = {}, {}
+    for arm, planner in (("learned", Planner("auto", models, exploration=0.05)), ("rules", Planner("rules")),
+                         ("fixed", Planner("fixed"))):
+        result = run_journeys(SyntheticShop(seed=12), planner, args.carts, seed=12)
+        treated = [o for o in result.outcomes if not o.holdout]
+        holdout = [o for o in result.outcomes if o.holdout]
+        arms[arm] = {"treated_n": len(treated), "treated": sum(o.recovered for o in treated),
+                     "holdout_n": len(holdout), "holdout": sum(o.recovered for o in holdout)}
+        results[arm] = result
+    report(arms, pooled=False)
+    policy = next(c for c in candidates if c.kind == "policy")
+    achieved = results["learned"].decisions["reward"]
+    m = policy.metrics
+    inside = m["candidate_dr_low"] <= achieved.mean() <= m["candidate_dr_high"]
+    print(f"\noff-policy estimate of the candidate (DR, later slice of the learning logs): "
+          f"{m['candidate_dr']:.4f} [{m['candidate_dr_low']:.4f}, {m['candidate_dr_high']:.4f}]; "
+          f"achieved when it ran: {achieved.mean():.4f} over {len(achieved)} decisions -> "
+          f"{'inside' if inside else 'OUTSIDE'} the interval")
+
+
+def report(arms: dict, pooled: bool = True) -> None:
+    # in process every arm meets the same shoppers, so its holdout carts are the same carts: count them once
+    holdouts = list(arms.values()) if pooled else list(arms.values())[:1]
+    pooled_n = sum(a["holdout_n"] for a in holdouts)
+    pooled = sum(a["holdout"] for a in holdouts) / max(pooled_n, 1)
+    print(f"\nholdout: {pooled:.2%} recovered of {pooled_n} carts (no message)")
     rates = {}
     for name, a in arms.items():
         p = a["treated"] / max(a["treated_n"], 1)
@@ -282,4 +325,9 @@ if __name__ == "__main__":
     parser.add_argument("--scale", type=float, default=3600, help="service seconds per real second")
     parser.add_argument("--explore", type=float, default=1.0, help="exploration while learning")
     parser.add_argument("--rate", type=float, default=15, help="checkouts per real second")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--in-process", action="store_true", help="run_journeys instead of the service")
+    arguments = parser.parse_args()
+    if arguments.in_process:
+        in_process(arguments)
+    else:
+        asyncio.run(main(arguments))

@@ -1,6 +1,6 @@
 """What an in-process simulation produced: the contract's frames and a recovery summary.
 
-Frames follow docs/MODELS_CONTRACT.md ("Frames"), the same schema the database loader builds, so
+Frames follow docs/MODELS.md ("Frames"), the same schema the database loader builds, so
 training code cannot tell simulated data from recorded data.
 """
 

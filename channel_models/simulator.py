@@ -67,7 +67,7 @@ Hidden per cart:
 
 So a policy that learns device x reachability -> channel, signals -> reason -> incentive and
 timing beats "e-mail at 1 h" rules, and ``oracle_policy`` (which reads the truth) shows how far.
-``run_journeys`` returns the contract's frames (docs/MODELS_CONTRACT.md, "Frames") and a summary:
+``run_journeys`` returns the contract's frames (docs/MODELS.md, "Frames") and a summary:
 treated vs holdout recovery with a Wald 95 % interval for the difference, revenue net of
 incentives, messages per channel.
 """

@@ -80,6 +80,7 @@ def recovery_report(session: Session, shop: str | None = None, since: datetime |
             for day, groups in sorted(_nested(counts.by(lambda h, p, r, b, day: (day, h))).items())
         ],
         "model": model_status(
+            session, scope,
             planned_carts=sum(t.carts for k, t in treated_only.items() if k[2] is not None),
             attributed_recoveries=treated.attributed,
             days_with_carts=len({k[4] for k, t in counts.groups.items() if t.carts}),

@@ -27,7 +27,7 @@ def headline_rows(report: dict) -> list[tuple[str, str]]:
             "Time to recovery",
             "n/a" if ttr["median_hours"] is None else f"median {ttr['median_hours']:g} h, mean {ttr['mean_hours']:g} h",
         ),
-        ("Planner", f"{model['planner']} ({model['status']})"),
+        ("Planner", ", ".join(f"{name} ({n:,} touches)" for name, n in model["planners"].items()) or "no touch planned"),
     ]
 
 

@@ -1,27 +1,33 @@
-"""What plans the touches, and how far it is from being replaced by learned models.
+"""Which policies planned the report's touches, and the data the models learn from.
 
-No learned model exists in this version: the rule-based planner decides every touch, so the
-report says so (status "Learning") and shows the data gathered so far in its range, instead of
-quality figures that would have to be invented."""
+The status of each model (Learning / Active / Alert, what is still needed) is the service's, not
+the date range's: it is at `GET /v1/models` and on the dashboard's model section. A report covers
+a date range, so it says who actually decided its touches - the rule prior (`rules-v1`, with
+`+explore` while models learn), a fixed flow (`fixed-v1`) or a learned policy (`bandit-v<n>`) - by
+counting the decision rows of its carts.
+"""
 
 from __future__ import annotations
 
-from channel_models.rules import POLICY_NAME
+from sqlmodel import Session, col, func, select
 
-NEEDS = (
-    "No learned model has been trained yet, so the rule-based planner {planner} decides every touch. "
-    "Learned models need logged decisions and outcomes (days of data, planned carts and attributed "
-    "recoveries past their thresholds); their quality (AUC, calibration, off-policy value) is reported "
-    "once one is trained."
-)
+from services.reports.scope import ReportScope
+from services.store.tables import Cart, Decision
 
 
-def model_status(*, planned_carts: int, attributed_recoveries: int, days_with_carts: int) -> dict:
+def model_status(session: Session, scope: ReportScope, *, planned_carts: int, attributed_recoveries: int,
+                 days_with_carts: int) -> dict:
+    rows = session.exec(
+        select(Decision.policy, func.count())
+        .join(Cart, col(Cart.id) == col(Decision.cart_id))
+        .where(*scope.cart_filters(), col(Decision.stop).is_(False))
+        .group_by(Decision.policy)
+    ).all()
+    planners = dict(sorted(((policy, int(n)) for policy, n in rows), key=lambda item: (-item[1], item[0])))
     return {
-        "planner": POLICY_NAME,
-        "status": "Learning",
-        "quality": None,
-        "needs": NEEDS.format(planner=POLICY_NAME),
+        "planner": next(iter(planners), None),  # the policy that planned most of the range's touches
+        "planners": planners,
+        "status_url": "/v1/models",
         "data": {
             "planned_carts": planned_carts,
             "attributed_recoveries": attributed_recoveries,

@@ -1,4 +1,4 @@
-"""The training frames (docs/MODELS_CONTRACT.md, "Frames") from the recorded journeys, and the
+"""The training frames (docs/MODELS.md, "Frames") from the recorded journeys, and the
 data facts behind each model's status.
 
 Only journeys that ended count: a cart still waiting for its order has no reward yet. Each row

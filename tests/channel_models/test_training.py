@@ -1,4 +1,4 @@
-"""train_models on synthetic frames (the MODELS_CONTRACT schema) with a planted truth the rule
+"""train_models on synthetic frames (the docs/MODELS.md schema) with a planted truth the rule
 prior does not know: organic recovery depends on device and traffic source, and each reason
 raises its own behaviour signal."""
 

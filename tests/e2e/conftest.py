@@ -80,6 +80,8 @@ async def service(dev_env, tmp_path, request):
             shopify_webhook_secret=SHOPIFY_SECRET, webhook_secret=GENERIC_SECRET, admin_api_key="admin-key-for-e2e-tests",
             email_from="shop@example.com", shop_name="E2E Shop", shop_address="1 Test Street, Springfield",
             time_scale=7200, holdout_percent=0, task_queue=f"e2e-{uuid.uuid4().hex[:8]}",
+            # journeys here assert the rule prior's documented choices; exploration would vary them
+            policy="rules",
         )
         enabled = overrides.pop("channels", ("email", "sms", "push", "retargeting"))
         base.update({f"{c}_url": u for c, u in ((k[:-4], v) for k, v in channel_urls.items()) if c in enabled})

@@ -102,6 +102,8 @@ async def crash_rig(dev_env, tmp_path):
             shop_address="1 Test Street, Springfield",
             time_scale=TIME_SCALE, abandon_after_minutes=10, max_touches=1, attribution_window_hours=120,
             holdout_percent=0,
+            # the rule prior's timing (touch 1 within the hour): exploration may pick a 48 h delay
+            policy="rules",
         )
         settings = Settings(_env_file=None, **values)
         engine = make_engine(settings.database_url)  # tables exist before any worker starts

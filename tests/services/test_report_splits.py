@@ -141,10 +141,10 @@ def test_time_to_recovery_over_attributed_recoveries(may, db):
     assert report(db, shop=SHOP)["time_to_recovery"] == {"recoveries": 6, "median_hours": 1.75, "mean_hours": 6.5}
 
 
-def test_model_status_is_the_rule_planner_learning(may):
+def test_model_section_names_the_policies_that_planned_the_touches(may):
     model = may["model"]
-    assert (model["planner"], model["status"], model["quality"]) == ("rules-v1", "Learning", None)
-    assert "rules-v1" in model["needs"] and "No learned model" in model["needs"]
+    assert model["planner"] == "rules-v1" and set(model["planners"]) == {"rules-v1"}
+    assert model["status_url"] == "/v1/models"
     # planned: the 20 treated carts but t05 and t19; 5 attributed recoveries; 2 days with carts
     assert model["data"] == {"planned_carts": 18, "attributed_recoveries": 5, "days_with_carts": 2}
 

@@ -264,7 +264,7 @@ def test_data_facts_refuses_an_unknown_kind(engine):
 
 
 def test_frames_have_the_simulators_columns_and_dtypes(journeys):
-    """Training cannot tell recorded data from simulated data (docs/MODELS_CONTRACT.md, Frames)."""
+    """Training cannot tell recorded data from simulated data (docs/MODELS.md, Frames)."""
     from channel_models._sim_result import SimulationResult
 
     loaded, simulated = load_frames(journeys), SimulationResult()
