@@ -102,7 +102,8 @@ class TrainingActivities:
         candidates = self._train(
             frames.decisions, frames.carts, frames.labels, now=now, seed=settings.train_seed,
             thresholds=Thresholds.from_settings(settings), active=active, epsilon=settings.exploration,
-            min_incentive_lift=settings.min_incentive_lift, reward=settings.reward, facts_by_kind=facts,
+            min_incentive_lift=settings.min_incentive_lift, reward=settings.reward,
+            promotion_confidence=settings.promotion_confidence, facts_by_kind=facts,
             progress=training_step,
         )
         progress("storing", total - 1, total)

@@ -173,11 +173,14 @@ def main(args) -> None:
     result = run_journeys(shop, Planner("auto", exploration=0.3), args.carts, seed=5)
     print(f"simulated {args.carts} carts -> {len(result.decisions)} decisions in {time.perf_counter() - started:.0f} s")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "logs.db"
-        started = time.perf_counter()
-        written = write_logs(path, result, args.decisions)
-        print(f"wrote {written} logged decisions to SQLite in {time.perf_counter() - started:.0f} s "
-              f"({path.stat().st_size / 1e9:.1f} GB)")
+        path = Path(args.db) if args.db else Path(tmp) / "logs.db"
+        if path.exists():
+            print(f"using the logs already in {path}")
+        else:
+            started = time.perf_counter()
+            written = write_logs(path, result, args.decisions)
+            print(f"wrote {written} logged decisions to SQLite in {time.perf_counter() - started:.0f} s "
+                  f"({path.stat().st_size / 1e9:.1f} GB)")
         out = subprocess.run([sys.executable, __file__, "--retrain-only", str(path)], capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(out.stderr[-3000:])
@@ -216,4 +219,5 @@ if __name__ == "__main__":
     parser.add_argument("--decisions", type=int, default=1_000_000)
     parser.add_argument("--carts", type=int, default=12_000)
     parser.add_argument("--plans", type=int, default=5_000)
+    parser.add_argument("--db", default="", help="keep the logs in this SQLite file (reused when it exists)")
     main(parser.parse_args())

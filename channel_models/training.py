@@ -288,6 +288,7 @@ def train_models(
     epsilon: float,
     min_incentive_lift: float,
     reward: str,
+    promotion_confidence: float = 0.9,
     facts_by_kind: Mapping[str, DataFacts] | None = None,
     progress: Progress | None = None,
 ) -> list[Candidate]:
@@ -306,7 +307,7 @@ def train_models(
         ("reason", lambda: _train_reason(labels, seed, _active_model(active, "reason"), gate)),
         ("policy", lambda: _train_policy(
             decisions, seed, _active_model(active, "policy"), gate, epsilon=epsilon, min_incentive_lift=min_incentive_lift,
-            reward=reward, propensity_model=_propensity_beside(candidates, active),
+            reward=reward, confidence=promotion_confidence, propensity_model=_propensity_beside(candidates, active),
         )),
     )
     candidates: list[Candidate] = []

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     fixed_flow: str = Field("email@4h,email@24h", description="channel@delay after abandonment, per touch, for CR_POLICY=fixed")
     exploration: float = Field(0.1, ge=0, le=1, description="share of touches given a uniformly random allowed action (logged)")
     reward: Literal["recoveries", "revenue"] = "recoveries"
+    promotion_confidence: float = Field(
+        0.9, ge=0.5, lt=1, description="one-sided confidence that a candidate policy beats the deciding one before promotion"
+    )
     min_incentive_lift: float = Field(0.02, ge=0, le=1, description="estimated extra recovery rate an incentive must add")
     feature_window_days: float = Field(90, gt=0, description="past window for recency / frequency / engagement features")
     model_min_days: float = Field(14, ge=0, description="days of data before a model may become Active")

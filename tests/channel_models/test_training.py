@@ -193,9 +193,10 @@ def test_policy_training_gets_the_time_split_and_is_gated(frames, monkeypatch):
     decisions, carts, labels = frames
     seen = {}
 
-    def fake_train_policy(train_part, evaluate, *, seed, active, epsilon, min_incentive_lift, reward, propensity_model):
+    def fake_train_policy(train_part, evaluate, *, seed, active, epsilon, min_incentive_lift, reward, confidence,
+                          propensity_model):
         seen.update(train=train_part, evaluate=evaluate, seed=seed, active=active, epsilon=epsilon,
-                    lift=min_incentive_lift, reward=reward, propensity_model=propensity_model)
+                    lift=min_incentive_lift, reward=reward, confidence=confidence, propensity_model=propensity_model)
         return SimpleNamespace(model={"weights": np.ones(3)}, metrics={"dr_lift_low": 0.01}, promote=True, why="DR +")
 
     monkeypatch.setitem(sys.modules, "channel_models.policy_training", SimpleNamespace(train_policy=fake_train_policy))
@@ -205,8 +206,8 @@ def test_policy_training_gets_the_time_split_and_is_gated(frames, monkeypatch):
     policy = candidates["policy"]
     assert seen["train"]["decided_at"].max() < seen["evaluate"]["decided_at"].min()
     assert len(seen["train"]) + len(seen["evaluate"]) == len(decisions)
-    passed = (seen["seed"], seen["active"], seen["epsilon"], seen["lift"], seen["reward"])
-    assert passed == (5, active["policy"], 0.1, 0.02, "recoveries")
+    passed = (seen["seed"], seen["active"], seen["epsilon"], seen["lift"], seen["reward"], seen["confidence"])
+    assert passed == (5, active["policy"], 0.1, 0.02, "recoveries", 0.9)
     assert policy.promote and policy.why == "DR +" and policy.rows_eval == len(seen["evaluate"])
     # the policy is judged beside the propensity model it will run with: this run's promoted one
     assert candidates["propensity"].promote and seen["propensity_model"] is candidates["propensity"].model
