@@ -222,8 +222,11 @@ def _training_facts(session: Session, kind: str) -> dict:
         .where(ModelVersion.kind == kind)
         .order_by(col(ModelVersion.id).desc())
     ).all()
+    # A run that completed but skipped this kind (no labels yet, say) still ran: training is not
+    # overdue for a kind just because there was nothing to fit it on.
+    any_run = session.exec(select(func.max(ModelVersion.created_at)).where(ModelVersion.status != "failed")).one()
     if not rows:
-        return {}
+        return {"last_training_at": utc(any_run)} if any_run else {}
     latest = rows[0]
     completed = [row for row in rows if row.status != "failed"]
     active = next((row for row in rows if row.status == "active"), None)
@@ -234,7 +237,7 @@ def _training_facts(session: Session, kind: str) -> dict:
         and bool((newest.metrics or {}).get("active_quality_fell"))
     )
     return {
-        "last_training_at": utc(newest.created_at) if newest else None,
+        "last_training_at": utc(any_run) if any_run else None,
         "last_training_ok": latest.status != "failed",
         "last_failure": latest.note if latest.status == "failed" else None,
         "active_version": active.version if active else None,

@@ -242,9 +242,12 @@ def test_data_facts_training_history_per_kind(engine):
         policy, reason, propensity = (data_facts(s, kind, NOW) for kind in ("policy", "reason", "propensity"))
     assert (policy.last_training_at, policy.last_training_ok, policy.last_failure) == (NOW - timedelta(days=2), False, "MemoryError: too big")
     assert (policy.active_version, policy.quality_fell) == (1, False)
-    assert (reason.last_training_at, reason.last_training_ok, reason.last_failure) == (NOW - timedelta(days=4), True, None)
+    # the latest completed run (policy's, 2 days ago) counts for every kind: a kind it skipped for
+    # lack of data is not overdue
+    assert (reason.last_training_at, reason.last_training_ok, reason.last_failure) == (NOW - timedelta(days=2), True, None)
     assert (reason.active_version, reason.quality_fell) == (1, True)
     assert (propensity.last_training_ok, propensity.active_version, propensity.quality_fell) == (None, None, False)
+    assert propensity.last_training_at == NOW - timedelta(days=2)
 
 
 def test_a_newer_promotion_clears_quality_fell(engine):
