@@ -1,7 +1,8 @@
 """Nightly training: fit a candidate per model kind, evaluate it on a later time slice, and decide
 whether it may replace the active version.
 
-Each kind's frame is ordered by its own time column and cut at 80 % of its time range: the
+Each kind's frame is ordered by its own time column and cut at the time of its 80th-percentile
+row (a policy's decisions by when their journey started, so a cart's touches stay together): the
 candidate is fitted on the earlier rows and judged on the later ones, never on a random split of
 the same days (tomorrow's carts are what it will face). The evaluated model is the one promoted,
 so what was measured is what runs. A candidate is promoted only when its kind is past the
@@ -14,6 +15,11 @@ learning thresholds and it beats the active version - or the rule prior when non
 * reason - on labelled reasons: log loss lower (the rule prior's (reason, confidence) becomes a
   distribution: the confidence on its reason, the rest shared evenly);
 * policy - ``channel_models.policy_training.train_policy`` judges it (off-policy, paired DR).
+
+With an Active propensity or reason version, the run also judges that version against the rule
+prior on the newest slice; worse than the rules sets ``metrics["active_quality_fell"]``, which
+model_status turns into Alert with the rule prior deciding until a better version is promoted.
+(The policy has no such check yet: its baseline is the Active version itself.)
 
 A kind whose data does not exist yet (no carts without a message, fewer than two reasons among the
 labels, no decisions) is skipped: it returns no candidate, and ``progress`` says why.
@@ -213,6 +219,11 @@ def _train_propensity(carts, seed, baseline, gate) -> Candidate | str:
     metrics |= {f"baseline_{k}": v for k, v in _propensity_metrics(y, p_base).items()}
     metrics["ece_noise"] = _calibration_noise(p)
     metrics["bucket_edges"] = list(model.bucket_edges_)
+    if baseline is not None:
+        # the Active version against the rule prior on the newest carts: when the rule score now
+        # ranks them better, the model's quality fell (model_status: Alert, the rule prior decides)
+        rule_auc = _propensity_metrics(y, rule_propensity(evaluate))["auc"]
+        metrics["active_quality_fell"] = bool(metrics["baseline_auc"] < rule_auc)
     past, learning = gate("propensity")
     limit = MAX_ECE + metrics["ece_noise"]
     better = metrics["auc"] > metrics["baseline_auc"] and metrics["ece"] <= limit
@@ -236,6 +247,9 @@ def _train_reason(labels, seed, baseline, gate) -> Candidate | str:
     name = f"version {baseline.version}" if baseline is not None else "the rule prior"
     p_base = _proba_over_reasons(baseline.model, X) if baseline is not None else rule_reason_proba(evaluate)
     metrics |= {f"baseline_{k}": v for k, v in _reason_metrics(y, p_base).items()}
+    if baseline is not None:  # as for the propensity: the Active version now worse than the rules
+        rule_loss = _reason_metrics(y, rule_reason_proba(evaluate))["log_loss"]
+        metrics["active_quality_fell"] = bool(metrics["baseline_log_loss"] > rule_loss)
     past, learning = gate("reason")
     better = metrics["log_loss"] < metrics["baseline_log_loss"]
     why = (f"log loss {metrics['log_loss']:.3f} vs {metrics['baseline_log_loss']:.3f} for {name}, accuracy "

@@ -87,11 +87,11 @@ def trained(frames):
     return train(pd.DataFrame(), carts, labels)
 
 
-def test_time_split_trains_on_the_earlier_80_percent_of_the_time_range():
+def test_time_split_trains_on_the_earliest_80_percent_of_the_rows():
     times = START + pd.to_timedelta([0, 1, 2, 3, 4, 5, 6, 7, 8, 10], unit="D")
     frame = pd.DataFrame({"t": times, "i": range(10)}).sample(frac=1, random_state=1)
     train_part, evaluate = time_split(frame, "t")
-    assert list(train_part["i"]) == [0, 1, 2, 3, 4, 5, 6, 7]  # before day 8 = 80 % of 10 days
+    assert list(train_part["i"]) == [0, 1, 2, 3, 4, 5, 6, 7]  # the first 8 of 10 rows; the cut is a time (day 8)
     assert list(evaluate["i"]) == [8, 9]
     with pytest.raises(ValueError, match="span no time"):
         time_split(pd.DataFrame({"t": [START] * 3}), "t")
@@ -239,3 +239,18 @@ def test_the_calibration_allowance_is_what_chance_gives_a_perfect_model():
     simulated = np.mean([calibration_error((rng.random(600) < p).astype(float), p) for _ in range(300)])
     assert _calibration_noise(p) == pytest.approx(simulated, rel=0.1)
     assert 0.03 < _calibration_noise(p) < 0.05  # why a bare 0.05 bar would block small shops
+
+
+def test_an_active_version_worse_than_the_rule_prior_is_flagged_as_fallen():
+    """The flag data_facts turns into Alert: an Active propensity model that now ranks the newest
+    carts worse than the rule score (here: a model fitted to the opposite of the truth)."""
+    _, carts, labels = shop(seed=4)
+    none = pd.DataFrame()
+    fresh = train(none, carts, labels.head(0), seed=4)["propensity"]
+    inverted = carts.assign(recovered=~carts["recovered"].astype(bool))
+    wrong = train(none, inverted, labels.head(0), seed=4)["propensity"]
+    assert "active_quality_fell" not in fresh.metrics  # nothing Active to judge
+    judged_good = train(none, carts, labels.head(0), seed=4, active={"propensity": Loaded(1, 1, fresh.model, {})})
+    judged_bad = train(none, carts, labels.head(0), seed=4, active={"propensity": Loaded(2, 2, wrong.model, {})})
+    assert judged_good["propensity"].metrics["active_quality_fell"] is False
+    assert judged_bad["propensity"].metrics["active_quality_fell"] is True
