@@ -246,4 +246,4 @@ class JourneyRunner:
             self.result.label_rows.append({
                 "cart_id": shopper.cart_id,
                 "labelled_at": shopper.abandoned_at + timedelta(hours=shopper.survey_delay_hours),
-                "ctx": ctx, "label": shopper.reason, "source": "survey"})
+                "ctx": ctx, "label": shopper.reason, "label_source": "survey"})

@@ -34,7 +34,7 @@ CART_TAIL = {"holdout": "bool", "touches_sent": "int64", "recovered": "bool", "v
 LABEL_META = {"cart_id": "object", "labelled_at": "datetime64[ns, UTC]"}
 # "source" is both a feature (traffic source) and the label's origin in the contract; the origin
 # wins, as in services/store/training_data.py (channel_models.training.label_features knows)
-LABEL_TAIL = {"label": "object", "source": "object"}
+LABEL_TAIL = {"label": "object", "label_source": "object"}
 
 
 @dataclass(frozen=True)

@@ -141,11 +141,11 @@ def _labels(engine: Engine, until: datetime | None) -> pd.DataFrame:
         ) {'AND l.recorded_at < :until' if until else ''}
         ORDER BY l.recorded_at, l.cart_id
     """
-    reader = ColumnReader(["cart_id:text", "labelled_at:time", "label:text", "source:text"])
+    reader = ColumnReader(["cart_id:text", "labelled_at:time", "label:text", "label_source:text"])
     columns = reader.read(engine, *_statement(sql, until))
     frame = {"cart_id": _objects(columns["cart_id"]), "labelled_at": _utc(columns["labelled_at"])}
-    frame.update({name: columns[name] for name in FEATURES.names})  # `source`: the label's origin
-    frame["label"], frame["source"] = _objects(columns["label"]), _objects(columns["source"])
+    frame.update({name: columns[name] for name in FEATURES.names})  # `source` stays the traffic source
+    frame["label"], frame["label_source"] = _objects(columns["label"]), _objects(columns["label_source"])
     return pd.DataFrame(frame, copy=False)
 
 

@@ -195,9 +195,7 @@ def test_frames_follow_the_contract():
                                        *[f for f in features if f != "touch"], "action", "propensity",
                                        "allowed_actions", "sent", "value", "reward"]
     assert list(carts.columns) == ["cart_id", "abandoned_at", *features, "holdout", "touches_sent", "recovered", "value"]
-    # the contract's label "source" shares its name with the traffic-source feature: like the
-    # database loader, the label's origin takes the column (channel_models.training reads it so)
-    assert list(labels.columns) == ["cart_id", "labelled_at", *features, "label"]
+    assert list(labels.columns) == ["cart_id", "labelled_at", *features, "label", "label_source"]
     for frame, when in ((decisions, "decided_at"), (carts, "abandoned_at"), (labels, "labelled_at")):
         assert str(frame[when].dtype) == "datetime64[ns, UTC]"
     assert decisions.dtypes[["decision_id", "touch", "action"]].eq(np.int64).all()
@@ -215,7 +213,7 @@ def test_frames_follow_the_contract():
     assert (carts[carts.holdout].touches_sent == 0).all()
     assert carts.touches_sent.sum() == decisions.sent.sum() == sum(result.summary().messages.values())
     truth = {s.cart_id: s.reason for s in SHOP.shoppers(600, gap_hours=0.5)}
-    assert 30 < len(labels) < 100 and (labels.source == "survey").all()
+    assert 30 < len(labels) < 100 and (labels.label_source == "survey").all()
     assert labels.label.isin(REASONS).all() and (labels.cart_id.map(truth) == labels.label).all()
     # returning customers bring their history into the features
     assert (carts.previous_abandonments > 0).any() and (carts.orders > 0).any()

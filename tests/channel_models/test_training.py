@@ -58,7 +58,7 @@ def shop(n: int = 6000, seed: int = 0, label_share: float = 0.3):
     labelled = carts[rng.random(n) < label_share].copy()
     labelled["labelled_at"] = labelled["abandoned_at"] + pd.Timedelta(hours=1)
     labelled["label"] = reason[labelled.index]
-    labelled["source"] = "survey"  # the contract's label-origin column, which shadows the traffic source
+    labelled["label_source"] = "survey"
     sent = carts[~carts["holdout"]]
     actions = rng.integers(0, len(ACTIONS), len(sent))
     decisions = sent.assign(
@@ -184,9 +184,9 @@ def test_kinds_without_data_are_skipped_and_progress_says_why(frames):
 
 def test_label_origin_is_not_read_as_a_traffic_source(frames):
     labels = frames[2]
-    assert label_features(labels)["source"].isna().all()
-    both = labels.assign(label_source="survey", source="search")
-    assert (label_features(both)["source"] == "search").all()
+    assert (label_features(labels)["source"] == labels["source"]).all()  # label_source apart: kept
+    older = labels.drop(columns="label_source").assign(source="survey")  # origin in `source`
+    assert label_features(older)["source"].isna().all()
 
 
 def test_policy_training_gets_the_time_split_and_is_gated(frames, monkeypatch):

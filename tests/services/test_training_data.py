@@ -168,9 +168,8 @@ def test_carts_frame_one_row_per_ended_journey_with_its_snapshot(journeys):
 
 def test_labels_one_per_cart_the_survey_first(journeys):
     labels = load_frames(journeys).labels
-    # `source` is the label's origin, in the traffic-source feature's place (as the simulator does)
-    assert list(labels.columns) == ["cart_id", "labelled_at", *FEATURE_COLUMNS, "label"]
-    rows = {c[0]: (label, source, value) for c, label, source, value in labels[["cart_id", "label", "source", "cart_value"]].itertuples(index=False)}
+    assert list(labels.columns) == ["cart_id", "labelled_at", *FEATURE_COLUMNS, "label", "label_source"]
+    rows = {c[0]: (label, source, value) for c, label, source, value in labels[["cart_id", "label", "label_source", "cart_value"]].itertuples(index=False)}
     assert rows == {"a": ("shipping_cost", "survey", 10.0), "c": ("indecision", "recovered_message", 1.0),
                     "d": ("technical", "survey", 40.0)}  # c: its touch-1 decision's snapshot; d: the abandonment one
     assert labels.loc[labels["cart_id"] == key("a"), "labelled_at"].item() == pd.Timestamp(T0 + 40 * H)
@@ -274,5 +273,5 @@ def test_frames_have_the_simulators_columns_and_dtypes(journeys):
     for name in ("decisions", "carts", "labels"):
         db, sim = getattr(loaded, name), getattr(simulated, name)
         assert list(db.columns) == list(sim.columns), name
-        typed = [c for c in sim.columns if c not in FEATURE_COLUMNS or c == "source" and name == "labels"]
+        typed = [c for c in sim.columns if c not in FEATURE_COLUMNS]
         assert {c: str(db[c].dtype) for c in typed} == {c: str(sim[c].dtype) for c in typed}, name
