@@ -51,7 +51,7 @@ from bench.shop_loop import ShopLoop  # noqa: E402
 from channel_models.simulator import SyntheticShop  # noqa: E402
 from services.api.app import create_app  # noqa: E402
 from services.binaries import installed_binary  # noqa: E402
-from services.runtime import _die_with_parent, dev_server_pragma_args  # noqa: E402
+from services.runtime import dev_server_pragma_args, die_with_parent  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
 from services.store.tables import Cart, ModelVersion, Outcome  # noqa: E402
@@ -142,7 +142,7 @@ def worker_process(values: dict, temporal_address: str):
                **{f"CR_{key.upper()}": str(value) for key, value in values.items()})
     log = open(Path(values["data_dir"]) / f"worker-{values['task_queue']}.log", "ab")
     process = subprocess.Popen([sys.executable, "-c", "from services.cli import app; app()", "worker"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     try:
         yield process
     finally:

@@ -35,17 +35,16 @@ so a value online never falls on the other side of a split than the same value i
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier
-from threadpoolctl import threadpool_limits
 
 from channel_models.actions import ACTIONS, INCENTIVE_OPTIONS
 from channel_models.context import CHANNELS
 from channel_models.features import FEATURE_NAMES
+from channel_models.threads import limited_threads
 
 ACTION_FEATURE_NAMES = (
     *(f"action_channel_{c}" for c in CHANNELS),
@@ -113,11 +112,6 @@ class RewardModel(BaseEstimator):
 
     # --- fitting ---------------------------------------------------------------------------
 
-    def _threads(self):
-        if self.n_threads is None:
-            return contextlib.nullcontext()
-        return threadpool_limits(limits=int(self.n_threads), user_api="openmp")
-
     def _checked_training(self, X_context, actions, rewards):
         X = np.asarray(X_context, dtype=np.float32)
         actions = np.asarray(actions)
@@ -168,7 +162,7 @@ class RewardModel(BaseEstimator):
             n_iter_no_change=5, random_state=self.seed,
         )
         extra = dict(X_val=self._design(X[held], actions[held]), y_val=rewards[held].astype(np.int8)) if validate else {}
-        with self._threads():
+        with limited_threads(self.n_threads):
             self.model_.fit(self._design(X[train], actions[train]), rewards[train].astype(np.int8), **extra)
         self.n_iter_ = int(self.model_.n_iter_)
         mapper = self.model_._bin_mapper

@@ -26,28 +26,22 @@ from its calibration slice; training replaces them with ``set_bucket_edges`` on 
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
-from threadpoolctl import ThreadpoolController
 
 from channel_models.propensity import bucket_for
+from channel_models.threads import limited_threads
 
 EDGE_QUANTILES = (0.2, 0.4, 0.6, 0.8)
 # probabilities are kept off 0 and 1 so the log-odds fed to the calibration stay finite
 _EPS = 1e-6
-_THREADPOOLS = ThreadpoolController()  # scans the loaded libraries once; limiting per call is cheap
 
 
 SMALL_BATCH = 64  # rows up to which predict_proba sums the trees itself
-
-
-def _threads(n_threads: int | None):
-    return nullcontext() if n_threads is None else _THREADPOOLS.limit(limits=n_threads, user_api="openmp")
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -104,7 +98,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
             n_iter_no_change=10,
             random_state=self.seed,
         )
-        with _threads(self.n_threads):
+        with limited_threads(self.n_threads):
             self.trees_ = trees.fit(X[:cut], early)
             raw = _logit(self.trees_.predict_proba(X[cut:])[:, 1]).reshape(-1, 1)
             # a near-unregularised Platt fit: the slice is large and we want its level, not a prior
@@ -122,7 +116,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
 
     def _trees_proba(self, X: np.ndarray) -> np.ndarray:
         if len(X) > SMALL_BATCH:
-            with _threads(self.n_threads):
+            with limited_threads(self.n_threads):
                 return self.trees_.predict_proba(X)[:, 1]
         # One cart, online: sklearn's checks and thread-pool set-up cost milliseconds, the trees
         # microseconds, so sum the trees' raw scores directly (a test holds this equal to

@@ -19,9 +19,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
-from threadpoolctl import threadpool_limits
 
 from channel_models.context import REASONS
+from channel_models.threads import limited_threads
 
 
 class ReasonClassifier(ClassifierMixin, BaseEstimator):
@@ -44,7 +44,7 @@ class ReasonClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"the labels need at least two different reasons, got {present}")
         scaler = StandardScaler().fit(X)
         logistic = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
-        with threadpool_limits(limits=self.n_threads, user_api="blas"):
+        with limited_threads(self.n_threads, user_api="blas"):
             logistic.fit(scaler.transform(X), y)
         coef, intercept = logistic.coef_, logistic.intercept_
         if len(present) == 2:  # binary fits keep one row (for classes_[1]); softmax of (0, z) is the same

@@ -63,7 +63,7 @@ def embedded_temporal(settings: Settings):
         ],
         stdout=log_file,
         stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     try:
         deadline = time.monotonic() + 60
@@ -83,7 +83,7 @@ def embedded_temporal(settings: Settings):
         log_file.close()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: the dev server gets SIGTERM if `cartrecovery up` dies without cleaning up (SIGKILL)."""
     try:
         import ctypes
