@@ -66,9 +66,11 @@ class TrainingActivities:
         forward = _ProgressForwarder()
         while True:
             finished = work.done()
-            if updates:
-                forward.latest = updates[-1]
-                updates.clear()
+            pending = updates[:]
+            updates.clear()
+            for update in pending:  # every step reaches the workflow, however short it was
+                forward.latest = update
+                await forward.flush()
             await forward.flush(force=finished)
             activity.heartbeat(*forward.details())  # the SDK batches these; a lost worker shows in 2 min
             if finished:

@@ -221,6 +221,27 @@ async def test_real_retraining_that_fails_reports_failed_and_puts_the_models_in_
     assert versions(sqlite_engine) == {kind: [(1, "failed", False)] for kind in ("policy", "propensity", "reason")}
 
 
+async def test_every_training_step_reaches_the_workflow_however_quickly_they_follow_each_other(time_skipping_env, task_queue, sqlite_engine, tmp_path):
+    """Steps reported faster than the activity polls are each signalled, in order: a short step
+    (a kind skipped for want of data, a small shop) is never hidden by the one after it."""
+    steps = [f"training {kind}" for kind in ("policy", "propensity", "reason")]
+
+    def instant(*args, progress, **kwargs):
+        for done, step in enumerate(steps):
+            progress(step, done, len(steps))
+        return []
+
+    async with real_worker(time_skipping_env, task_queue, TrainingActivities(sqlite_engine, low_threshold_settings(tmp_path), train=instant)):
+        handle = await start(time_skipping_env, task_queue)
+        await handle.result()
+    signalled = [
+        json.loads(decoded_payloads(event["workflowExecutionSignaledEventAttributes"]["input"]))["step"]
+        for event in json.loads((await handle.fetch_history()).to_json())["events"]
+        if "workflowExecutionSignaledEventAttributes" in event
+    ]
+    assert signalled == ["loading data", *steps, "storing", "stored"]
+
+
 async def test_a_run_that_starts_while_another_runs_trains_nothing(dev_env, task_queue, sqlite_engine, tmp_path):
     """The schedule's overlap policy sees only scheduled runs: a run starting during a manual one
     (or the reverse) finds it and stops, so two trainings never promote at once."""
