@@ -1,5 +1,5 @@
-"""`cartrecovery retrain` and the model lines of `cartrecovery status`, through typer's CliRunner
-against the dev server (the command runs its own event loop, so it is invoked in a thread)."""
+"""`cartrecovery retrain` and the model lines of `cartrecovery status`, run as a command against
+the dev server."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlmodel import Session
 from temporalio.worker import Worker
-from typer.testing import CliRunner
 
-from services.cli import app
 from services.store.db import make_engine
 from services.store.model_versions import record_failure
+from tests.cli import run_cli
 from tests.workflows.test_retraining import Script
 from workflows.retraining import RetrainWorkflow
 
@@ -35,10 +34,6 @@ def cli_env(tmp_path, dev_env):
     # nothing of this test may stay running: the next retrain would be refused
 
 
-async def invoke(env: dict, *args: str):
-    return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
-
-
 async def test_retrain_shows_progress_and_each_models_outcome(cli_env, dev_env):
     script = Script()
 
@@ -49,7 +44,7 @@ async def test_retrain_shows_progress_and_each_models_outcome(cli_env, dev_env):
 
     async with Worker(dev_env.client, task_queue=cli_env["CR_TASK_QUEUE"], workflows=[RetrainWorkflow], activities=script.activities()):
         releasing = asyncio.create_task(release_after_the_bar_saw_progress())
-        result = await invoke(cli_env, "retrain")
+        result = await run_cli(cli_env, "retrain")
         await releasing
     assert result.exit_code == 0, result.output
     assert "started retraining retrain/manual/" in result.output
@@ -63,11 +58,11 @@ async def test_retrain_shows_progress_and_each_models_outcome(cli_env, dev_env):
 async def test_retrain_no_wait_returns_at_once_and_a_second_is_refused(cli_env, dev_env):
     script = Script()
     async with Worker(dev_env.client, task_queue=cli_env["CR_TASK_QUEUE"], workflows=[RetrainWorkflow], activities=script.activities()):
-        first = await invoke(cli_env, "retrain", "--no-wait")
+        first = await run_cli(cli_env, "retrain", "--no-wait")
         assert first.exit_code == 0, first.output
         workflow_id = first.output.split("started retraining ", 1)[1].split()[0]
         await asyncio.wait_for(script.reported.wait(), 20)
-        second = await invoke(cli_env, "retrain")
+        second = await run_cli(cli_env, "retrain")
         script.release.set()
         await dev_env.client.get_workflow_handle(workflow_id).result()
     assert second.exit_code == 1 and f"a retraining is already running: {workflow_id}" in second.output
@@ -76,13 +71,13 @@ async def test_retrain_no_wait_returns_at_once_and_a_second_is_refused(cli_env, 
 async def test_failed_retrain_exits_1_with_the_reason(cli_env, dev_env):
     script = Script(error="no decisions logged")
     async with Worker(dev_env.client, task_queue=cli_env["CR_TASK_QUEUE"], workflows=[RetrainWorkflow], activities=script.activities()):
-        result = await invoke(cli_env, "retrain")
+        result = await run_cli(cli_env, "retrain")
     assert result.exit_code == 1, result.output
     assert "Retraining failed" in result.output and "ValueError: no decisions logged" in result.output
 
 
 async def test_retrain_without_temporal_says_so(cli_env):
-    result = await invoke(cli_env | {"CR_TEMPORAL_ADDRESS": "127.0.0.1:1"}, "retrain")
+    result = await run_cli(cli_env | {"CR_TEMPORAL_ADDRESS": "127.0.0.1:1"}, "retrain")
     assert result.exit_code == 1 and "cannot reach Temporal at 127.0.0.1:1" in result.output
 
 
@@ -92,7 +87,7 @@ async def test_status_shows_a_line_per_model(cli_env):
         record_failure(session, "propensity", "ValueError: no rows", datetime.now(timezone.utc) - timedelta(hours=1))
         session.commit()
     engine.dispose()
-    result = await invoke(cli_env, "status")
+    result = await run_cli(cli_env, "status")
     assert result.exit_code == 0, result.output
     lines = {line.split(":", 1)[0]: line for line in result.output.splitlines() if line.startswith("model ")}
     assert set(lines) == {"model policy", "model propensity", "model reason"}

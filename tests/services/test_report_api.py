@@ -14,12 +14,11 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from sqlmodel import Session
-from typer.testing import CliRunner
 
 from services.api.app import create_app
-from services.cli import app as cli
 from services.settings import Settings
 from services.store.api_keys import create_key
+from tests.cli import run_cli_sync
 from tests.services.report_rows import fixture_rows, insert
 
 ADMIN = "admin-key-0123456789"
@@ -136,7 +135,7 @@ async def test_dashboard_without_sign_in_sends_to_login_and_bad_dates_say_why(ap
 def test_cli_report_prints_the_headline(tmp_path, sqlite_engine):
     insert(sqlite_engine, fixture_rows)
     env = {"CR_DATABASE_URL": str(sqlite_engine.url), "CR_DATA_DIR": str(tmp_path), "COLUMNS": "160"}
-    result = CliRunner().invoke(cli, ["report", "--shop", "shop-a", "--since", "2024-05-01", "--until", "2024-06-01"], env=env)
+    result = run_cli_sync(env, "report", "--shop", "shop-a", "--since", "2024-05-01", "--until", "2024-06-01")
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Recovery report: shop-a, 2024-05-01 to 2024-06-01" in out
@@ -145,5 +144,5 @@ def test_cli_report_prints_the_headline(tmp_path, sqlite_engine):
                  "Recovered revenue", "321.00 USD", "Average order value", "64.20 USD", "Revenue per message", "16.05 USD",
                  "Time to recovery", "median 2 h, mean 7.5 h", "Planner", "rules-v1 ("):
         assert line in out, line
-    bad = CliRunner().invoke(cli, ["report", "--since", "2024-06-01", "--until", "2024-05-01"], env=env)
+    bad = run_cli_sync(env, "report", "--since", "2024-06-01", "--until", "2024-05-01")
     assert bad.exit_code == 2 and "--since must be before --until" in bad.output
