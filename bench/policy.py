@@ -1,6 +1,6 @@
 """Learned policy against the rule prior and a fixed flow, on the synthetic shop, through the service.
 
-    python bench/policy.py [--learn-carts 6000] [--carts 4000] [--scale 3600] [--explore 1.0]
+    python bench/policy.py [--learn-carts 6000] [--carts 4000] [--scale 3600] [--rate 6] [--explore 1.0]
 
 Everything real: the embedded Temporal dev server, the worker, the uvicorn API, an aiosmtpd SMTP
 server and an HTTP JSON sink on loopback, SQLite. Shoppers from channel_models.simulator post
@@ -11,12 +11,17 @@ shop's ground truth decides whether and when each shopper orders (bench/shop_loo
    decides with `--explore` of touches given a random allowed action (logged propensities).
 2. Retraining through the API (POST /v1/models/retrain) - the same RetrainWorkflow the nightly
    schedule runs, with the learning-phase thresholds lowered to this run's size.
-3. Three arms of `--carts` fresh shoppers each, one after the other on the same shop: CR_POLICY=auto
-   (the promoted learned policy, exploration 0.05), rules, and fixed ("email@4h,email@24h").
-   Every arm keeps its 10 % holdout; the holdout's recovery rate does not depend on the arm,
-   so the three holdouts are pooled into one baseline.
+3. Three arms side by side: `3 x --carts` fresh shoppers dealt to them by customer (a returning
+   customer stays in their arm), each arm a whole service of its own (API, worker process, task
+   queue, shop name) on the same Temporal server and database: CR_POLICY=auto (the promoted
+   learned policy, exploration 0.05), rules, and fixed ("email@4h,email@24h"). Side by side, the
+   arms meet the same load, the same lag and the same hours of the shop's day. Every arm keeps
+   its 10 % holdout; the holdout's recovery rate does not depend on the arm, so the three
+   holdouts are pooled into one baseline.
 
-Prints per arm: treated recovery rate, incremental rate over the pooled holdout with its 95 %
+Each phase prints how late the service delivered against its own plan (service clock): a
+loaded service falls behind its clock, and at --scale 3600 a second of backlog is an hour of the
+shop's time, which the shop's timing truth punishes. Prints per arm: treated recovery rate, incremental rate over the pooled holdout with its 95 %
 interval, and the differences learned - rules and learned - fixed (difference of treated rates:
 the common baseline cancels) with 95 % intervals, plus learned / rules incremental ratio. Then
 the promoted candidate's off-policy estimate (DR, from the retraining's later slice) against the
@@ -37,6 +42,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -54,7 +60,7 @@ from services.binaries import installed_binary  # noqa: E402
 from services.runtime import dev_server_pragma_args, die_with_parent  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
-from services.store.tables import Cart, ModelVersion, Outcome  # noqa: E402
+from services.store.tables import Cart, Decision, Message, ModelVersion, Outcome  # noqa: E402
 from services.store.training_data import load_frames  # noqa: E402
 from services.worker import build_worker  # noqa: E402
 from tests.e2e.sinks import HttpSink, SmtpSink, free_port  # noqa: E402
@@ -80,58 +86,102 @@ def text_of(message: email.message.Message) -> str:
 
 
 class Sinks:
-    """Feeds what the SMTP and HTTP sinks received to whichever ShopLoop is running."""
+    """Hands what the SMTP and HTTP sinks received to the ShopLoop whose shopper it was sent to."""
 
     def __init__(self, smtp: SmtpSink, http: HttpSink):
         self.smtp, self.http, self.seen_smtp, self.seen_http = smtp, http, 0, 0
 
-    def pump(self, loop: ShopLoop) -> None:
+    def pump(self, loops: list[ShopLoop]) -> None:
+        def deliver(channel: str, recipient: str, text: str) -> None:
+            key = recipient.strip().lower()
+            owner = next((loop for loop in loops if key in loop.by_recipient), loops[0])  # loops[0] counts it unmatched
+            owner.delivered(channel, recipient, text)
+
         for rcpts, message in self.smtp.messages[self.seen_smtp:]:
             for rcpt in rcpts:
-                loop.delivered("email", rcpt, text_of(message))
+                deliver("email", rcpt, text_of(message))
         self.seen_smtp = len(self.smtp.messages)
         for path, _, payload in self.http.requests[self.seen_http:]:
             channel = {"/sms": "sms", "/push": "push", "/audience": "retargeting"}.get(path.split("?")[0])
             if channel:
-                loop.delivered(channel, str(payload.get("to", "")), str(payload.get("message", "")))
+                deliver(channel, str(payload.get("to", "")), str(payload.get("message", "")))
         self.seen_http = len(self.http.requests)
 
 
-async def run_phase(env, engine, base: dict, sinks: Sinks, *, shop_name: str, shop: SyntheticShop, carts: int,
-                    policy: str, exploration: float, rate: float) -> None:
-    values = dict(base, policy=policy, exploration=exploration, task_queue=f"bench-{uuid.uuid4().hex[:8]}",
-                  api_port=free_port())
-    settings = Settings(_env_file=None, **values)
-    app = create_app(settings, engine=engine, client=env.client)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.api_port, log_level="warning"))
-    with worker_process(values, env.client.service_client.config.target_host):
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.05)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.api_port}", timeout=60) as client:
-            loop = ShopLoop(shop, client, shop_name=shop_name, secret=SECRET, time_scale=settings.time_scale,
-                            abandon_after_hours=settings.abandon_after_minutes / 60, incentive_codes=CODES)
-            pump = asyncio.create_task(_pump(sinks, loop))
-            started = time.monotonic()
-            lanes = asyncio.Semaphore(8)  # checkouts in flight: one shopper's webhooks go in order
+@dataclass
+class Arm:
+    name: str  # also the shop name its carts are stored under: bench-<name>
+    policy: str
+    exploration: float
 
-            async def checkout(shopper):
-                async with lanes:
-                    await loop.checkout(shopper)
 
-            posting = []
-            for n, shopper in enumerate(shop.shoppers(carts)):
-                posting.append(asyncio.create_task(checkout(shopper)))
-                await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))
-            await asyncio.gather(*posting)
-            print(f"  {policy:5s} {carts} checkouts posted in {time.monotonic() - started:.0f} s; waiting for outcomes", flush=True)
-            await _wait_for_outcomes(engine, shop_name, carts, settings)
+async def run_phase(env, engine, base: dict, sinks: Sinks, *, shop: SyntheticShop, carts: int, arms: list[Arm],
+                    rate: float) -> None:
+    """`carts` shoppers at `rate` a second, dealt to the arms by customer (a returning customer stays
+    in their arm): each arm is a whole service - its own uvicorn API and `cartrecovery worker`
+    process on its own task queue - so the arms run side by side under the same load and clock."""
+    async with contextlib.AsyncExitStack() as stack:
+        loops = []
+        for arm in arms:
+            values = dict(base, policy=arm.policy, exploration=arm.exploration, api_port=free_port(),
+                          task_queue=f"bench-{arm.name}-{uuid.uuid4().hex[:8]}")
+            port = await stack.enter_async_context(api_server(values, env, engine))
+            stack.enter_context(worker_process(values, env.client.service_client.config.target_host))
+            client = await stack.enter_async_context(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60))
+            loops.append(ShopLoop(shop, client, shop_name=f"bench-{arm.name}", secret=SECRET, time_scale=base["time_scale"],
+                                  abandon_after_hours=Settings(_env_file=None, **values).abandon_after_minutes / 60,
+                                  incentive_codes=CODES))
+        pump = asyncio.create_task(_pump(sinks, loops))
+        started = time.monotonic()
+        lanes = asyncio.Semaphore(8)  # checkouts in flight: one shopper's webhooks go in order
+
+        async def checkout(loop, shopper):
+            async with lanes:
+                await loop.checkout(shopper)
+
+        posting = []
+        for n, shopper in enumerate(shop.shoppers(carts)):
+            posting.append(asyncio.create_task(checkout(loops[shopper.customer.index % len(loops)], shopper)))
+            await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))
+        await asyncio.gather(*posting)
+        names = ", ".join(arm.name for arm in arms)
+        print(f"  {names}: {carts} checkouts posted in {time.monotonic() - started:.0f} s; waiting for outcomes", flush=True)
+        await _wait_for_outcomes(engine, [loop.shop_name for loop in loops], carts, base)
+        for loop in loops:
             await loop.drain()
-            pump.cancel()
-            print(f"  {policy:5s} done after {time.monotonic() - started:.0f} s; webhook statuses {loop.statuses}, "
-                  f"unmatched messages {loop.unmatched}", flush=True)
+        pump.cancel()
+        for arm, loop in zip(arms, loops):
+            print(f"  {arm.name}: done after {time.monotonic() - started:.0f} s; webhook statuses {loop.statuses}, "
+                  f"unmatched messages {loop.unmatched}; {lateness(engine, loop.shop_name)}", flush=True)
+
+
+@contextlib.asynccontextmanager
+async def api_server(values: dict, env, engine):
+    settings = Settings(_env_file=None, **values)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine, client=env.client),
+                                           host="127.0.0.1", port=settings.api_port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    try:
+        yield settings.api_port
+    finally:
         server.should_exit = True
         await serving
+
+
+def lateness(engine, shop_name: str) -> str:
+    """How late the service delivered against its own plan (sent_at - the decision's send_at, on the
+    service clock): the bench is only fair while this stays small next to the shop's timing."""
+    with Session(engine) as session:
+        rows = session.exec(select(Message.sent_at, Decision.send_at).join(Decision, col(Decision.id) == col(Message.decision_id))
+                            .join(Cart, col(Cart.id) == col(Message.cart_id))
+                            .where(Cart.shop == shop_name, col(Message.sent_at).is_not(None))).all()
+    late = sorted(max(0.0, (sent - planned).total_seconds() / 60) for sent, planned in rows if planned is not None)
+    if not late:
+        return "no messages"
+    return (f"{len(late)} messages delivered late by median {late[len(late) // 2]:.0f} min, "
+            f"p90 {late[int(len(late) * 0.9)]:.0f} min (service clock)")
 
 
 @contextlib.contextmanager
@@ -151,19 +201,19 @@ def worker_process(values: dict, temporal_address: str):
         log.close()
 
 
-async def _pump(sinks: Sinks, loop: ShopLoop) -> None:
+async def _pump(sinks: Sinks, loops: list[ShopLoop]) -> None:
     while True:
-        sinks.pump(loop)
+        sinks.pump(loops)
         await asyncio.sleep(0.05)
 
 
-async def _wait_for_outcomes(engine, shop_name: str, carts: int, settings: Settings) -> None:
-    window_real = settings.attribution_window_hours * 3600 / settings.time_scale
+async def _wait_for_outcomes(engine, shop_names: list[str], carts: int, base: dict) -> None:
+    window_real = Settings(_env_file=None, **base).attribution_window_hours * 3600 / base["time_scale"]
     deadline = time.monotonic() + window_real * 3 + 600
     while time.monotonic() < deadline:
         with Session(engine) as session:
             done = session.exec(select(Outcome.cart_id).join(Cart, col(Cart.id) == col(Outcome.cart_id))
-                                .where(Cart.shop == shop_name)).all()
+                                .where(col(Cart.shop).in_(shop_names))).all()
         if len(done) >= carts:
             return
         await asyncio.sleep(2)
@@ -226,18 +276,18 @@ async def main(args) -> None:
         sinks = Sinks(smtp, http)
         try:
             print(f"learning phase: {args.learn_carts} carts, rule prior with exploration {args.explore}", flush=True)
-            await run_phase(env, engine, base, sinks, shop_name="bench-learning", shop=SyntheticShop(seed=11),
-                            carts=args.learn_carts, policy="auto", exploration=args.explore, rate=args.rate)
+            await run_phase(env, engine, base, sinks, shop=SyntheticShop(seed=11), carts=args.learn_carts,
+                            arms=[Arm("learning", "auto", args.explore)], rate=args.rate)
             t = time.monotonic()
             models = await retrain(base, env, engine)
             print(f"retraining took {time.monotonic() - t:.0f} s: {json.dumps(models['retrain'].get('result'), default=str)[:600]}")
             for model in models.get("models", []):
                 print(f"  {model.get('kind')}: {model.get('status')} {'; '.join(model.get('reasons', []))[:200]}")
-            arms = {}
-            for arm, policy in (("learned", "auto"), ("rules", "rules"), ("fixed", "fixed")):
-                await run_phase(env, engine, base, sinks, shop_name=f"bench-{arm}", shop=SyntheticShop(seed=12),
-                                carts=args.carts, policy=policy, exploration=0.05, rate=args.rate)
-                arms[arm] = arm_rates(engine, f"bench-{arm}")
+            print(f"arms: {3 * args.carts} fresh carts dealt to learned / rules / fixed, side by side", flush=True)
+            await run_phase(env, engine, base, sinks, shop=SyntheticShop(seed=12), carts=3 * args.carts,
+                            arms=[Arm("learned", "auto", 0.05), Arm("rules", "rules", 0.0), Arm("fixed", "fixed", 0.0)],
+                            rate=args.rate)
+            arms = {arm: arm_rates(engine, f"bench-{arm}") for arm in ("learned", "rules", "fixed")}
             report(arms)
             with Session(engine) as session:
                 version = session.exec(select(ModelVersion).where(ModelVersion.kind == "policy",
@@ -321,10 +371,10 @@ def report(arms: dict, pooled: bool = True) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--learn-carts", type=int, default=6000)
-    parser.add_argument("--carts", type=int, default=4000, help="per arm")
+    parser.add_argument("--carts", type=int, default=4000, help="per arm (the arms run side by side)")
     parser.add_argument("--scale", type=float, default=3600, help="service seconds per real second")
     parser.add_argument("--explore", type=float, default=1.0, help="exploration while learning")
-    parser.add_argument("--rate", type=float, default=15, help="checkouts per real second")
+    parser.add_argument("--rate", type=float, default=6, help="checkouts per real second, all arms together")
     parser.add_argument("--in-process", action="store_true", help="run_journeys instead of the service")
     arguments = parser.parse_args()
     if arguments.in_process:
