@@ -196,9 +196,21 @@ def worker_process(values: dict, temporal_address: str):
     try:
         yield process
     finally:
+        print(f"  worker {values['task_queue']}: {cpu_seconds(process.pid):.0f} CPU s, "
+              f"peak RSS {peak_rss_mb(process.pid):.0f} MB", flush=True)
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 
 
 async def _pump(sinks: Sinks, loops: list[ShopLoop]) -> None:

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     temporal_port: int = Field(7233, ge=1, le=65535, description="embedded dev server gRPC port")
     temporal_ui_port: int = Field(8233, ge=1, le=65535, description="embedded dev server Web UI port")
     task_queue: str = "cart-recovery"
+    worker_cached_workflows: int = Field(
+        5_000, ge=0, description="journeys a worker keeps in memory between their steps; one evicted replays its history when it wakes"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     public_url: str = ""

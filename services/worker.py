@@ -40,4 +40,5 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *, delivery
         ],
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,
+        max_cached_workflows=settings.worker_cached_workflows,
     )
