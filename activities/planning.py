@@ -71,6 +71,7 @@ class PlanningActivities:
                 action=None if decision.action is None else int(decision.action),
                 allowed_actions=[int(a) for a in decision.allowed_actions],
                 model_versions={kind: int(v) for kind, v in decision.model_versions.items()},
+                rule_action=None if decision.rule_action is None else int(decision.rule_action),
             )
             session.add(row)
             cart.journey_state = "stopped" if decision.stop else f"touch {req.touch} planned"

@@ -194,6 +194,7 @@ class JourneyRunner:
                "touch": ctx.touch, "policy": decision.policy, "ctx": ctx, "action": int(decision.action),
                "propensity": float(decision.action_propensity),
                "allowed_actions": [int(a) for a in decision.allowed_actions], "sent": False,
+               "rule_action": -1 if decision.rule_action is None else int(decision.rule_action),
                "value": shopper.value, "reward": 0.0}
         self.result.decision_rows.append(row)
         return row

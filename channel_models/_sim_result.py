@@ -28,7 +28,7 @@ COUNT_COLUMNS = tuple(k for k, v in _SAMPLE.items() if isinstance(v, int) and no
 DECISION_META = {"decision_id": "int64", "cart_id": "object", "decided_at": "datetime64[ns, UTC]",
                  "touch": "int64", "policy": "object"}
 DECISION_TAIL = {"action": "int64", "propensity": "float64", "allowed_actions": "object", "sent": "bool",
-                 "value": "float64", "reward": "float64"}
+                 "rule_action": "int64", "value": "float64", "reward": "float64"}
 CART_META = {"cart_id": "object", "abandoned_at": "datetime64[ns, UTC]"}
 CART_TAIL = {"holdout": "bool", "touches_sent": "int64", "recovered": "bool", "value": "float64"}
 LABEL_META = {"cart_id": "object", "labelled_at": "datetime64[ns, UTC]"}

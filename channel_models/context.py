@@ -80,3 +80,6 @@ class TouchDecision:
     action: int | None = None
     allowed_actions: tuple[int, ...] = ()
     model_versions: Mapping[str, int] = field(default_factory=dict)  # kind -> model version id
+    # with a learned policy deciding: the action the rule prior would have taken here (None when it
+    # would stop or names no allowed action), so training can judge the policy against the rules
+    rule_action: int | None = None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from channel_models.action_mask import action_mask
+from channel_models.action_mask import ActionMask, action_mask
 from channel_models.actions import ACTIONS
 from channel_models.context import PlanContext, TouchDecision
 
@@ -57,6 +57,16 @@ def epsilon_greedy(
     return action, (1.0 - epsilon) * (action == greedy) + epsilon / k, explored
 
 
+def base_action(decision: TouchDecision, mask: ActionMask) -> int | None:
+    """The allowed action a policy's decision corresponds to: its own when it names an allowed one,
+    else the allowed action of its channel and incentive nearest its send time; None when none is."""
+    if decision.action in mask.allowed:
+        return decision.action
+    if decision.channel is not None and decision.send_at is not None:
+        return mask.snap(decision.channel, decision.incentive, decision.send_at)
+    return None
+
+
 class ExploringPolicy:
     """``base`` with epsilon-greedy exploration; policy name ``"<base>+explore"``."""
 
@@ -74,9 +84,7 @@ class ExploringPolicy:
             return replace(decision, policy=name)
         mask = action_mask(ctx, decision.bucket, self.incentives)
         allowed = mask.allowed
-        greedy = decision.action if decision.action in allowed else None
-        if greedy is None and decision.channel is not None and decision.send_at is not None:
-            greedy = mask.snap(decision.channel, decision.incentive, decision.send_at)
+        greedy = base_action(decision, mask)
         draws = exploration_draws(ctx, self.seed)
         if greedy is not None:
             action, probability, _ = epsilon_greedy(greedy, allowed, epsilon, draws)

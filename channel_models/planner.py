@@ -7,7 +7,9 @@ Modes (``CR_POLICY``):
 * ``auto`` - the learned policy (LearnedPolicy) once a policy model is Active; until then the rule
   prior with epsilon-greedy exploration (ExploringPolicy), so the decisions it logs carry the
   probabilities a first policy model is later trained and evaluated on. Reason and propensity
-  models are used by either as soon as they are Active.
+  models are used by either as soon as they are Active. While the learned policy decides, each
+  decision also records the action the rule prior would have taken (``rule_action``): retraining
+  values both on the same log, and a policy that fell below the rules goes to Alert.
 
 A ModelSet holds Active models only (None = not Active: Learning, Alert or never trained), so a
 model in Learning never decides. As a second guard, a model whose metadata carries a status other
@@ -20,7 +22,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 from channel_models.context import PlanContext, TouchDecision
-from channel_models.exploration import ExploringPolicy
+from channel_models.action_mask import action_mask
+from channel_models.exploration import ExploringPolicy, base_action
 from channel_models.features import encode_row, snapshot
 from channel_models.fixed_flow import FixedFlowPolicy
 from channel_models.learned_policy import LearnedPolicy, assess
@@ -86,6 +89,18 @@ class InformedRulePolicy(RulePolicy):
         return replace(decision, model_versions=versions) if versions else decision
 
 
+class AssessedRulePolicy(RulePolicy):
+    """The rule prior on a cart already assessed: the learned policy's reason and propensity come
+    from the same Active models InformedRulePolicy would ask, so the shadow does not ask again."""
+
+    def __init__(self, assessed: TouchDecision):
+        super().__init__()
+        self.assessed = (assessed.reason, assessed.reason_confidence, assessed.propensity, assessed.bucket)
+
+    def assess(self, ctx: PlanContext) -> tuple[str, float, float, str]:
+        return self.assessed
+
+
 class Planner:
     def __init__(self, mode: str = "auto", models: ModelSet | None = None, exploration: float = 0.1,
                  fixed_flow: str = "email@4h,email@24h", min_incentive_lift: float = 0.02,
@@ -100,6 +115,8 @@ class Planner:
         self.reward = reward
         self.seed = seed
         self.policy = self._policy()
+        # a learned policy is shadowed by the rule prior it is judged against: computed, logged, never sent
+        self.shadowed = isinstance(self.policy, LearnedPolicy)
 
     @classmethod
     def from_settings(cls, settings: Any, models: ModelSet | None = None) -> "Planner":
@@ -119,4 +136,17 @@ class Planner:
         return ExploringPolicy(InformedRulePolicy(self.models), epsilon=self.exploration, seed=self.seed)
 
     def plan(self, ctx: PlanContext) -> TouchDecision:
-        return self.policy.plan(ctx)
+        decision = self.policy.plan(ctx)
+        if not self.shadowed or decision.stop:
+            return decision
+        return replace(decision, rule_action=self.rule_action(ctx, decision))
+
+    def rule_action(self, ctx: PlanContext, decision: TouchDecision) -> int | None:
+        """What the rule prior would have done here, as one of the decision's allowed actions."""
+        rules = AssessedRulePolicy(decision).plan(ctx)
+        if rules.stop:
+            return None
+        if rules.action in decision.allowed_actions:  # the same assessment, so the same mask
+            return rules.action
+        action = base_action(rules, action_mask(ctx, rules.bucket))
+        return action if action in decision.allowed_actions else None

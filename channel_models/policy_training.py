@@ -10,7 +10,12 @@ On the evaluation slice:
   policy model is Active, the logged behaviour itself (its on-policy mean reward);
 * the paired difference candidate - baseline, row by row on the same rows (for the behaviour:
   DR term - logged reward), with its 95 % interval;
-* AUC, calibration error (ECE) and Brier score of the reward model on the logged actions.
+* AUC, calibration error (ECE) and Brier score of the reward model on the logged actions;
+* with an active policy, that policy against the rule prior on the rows where the rule prior's
+  shadow action was logged (``rule_action``, recorded while the learned policy decided): when the
+  active policy's DR value is below the rules' with the same one-sided ``confidence``,
+  ``metrics["active_quality_fell"]`` is set, which model_status turns into Alert with the rule
+  prior deciding until a better version is promoted.
 
 Promotion needs the difference's one-sided lower bound at ``confidence`` (default 90 %, setting
 CR_PROMOTION_CONFIDENCE) above 0: a candidate that merely might be better is not trusted with real
@@ -43,6 +48,7 @@ from channel_models.learned_policy import LearnedPolicy, allowed_matrix, score_m
 from channel_models.planner import LoadedModel, ModelSet
 
 REQUIRED = ("action", "propensity", "reward", "allowed_actions", "value")
+MIN_SHADOW_ROWS = 200  # fewer rows with the rules' shadow action: no verdict on the active policy
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,35 @@ def _json(metrics: dict[str, Any]) -> dict[str, Any]:
 def _policy(model: RewardModel, propensity_model, **params) -> LearnedPolicy:
     propensity = None if propensity_model is None else LoadedModel(0, 0, propensity_model)
     return LearnedPolicy(ModelSet(propensity=propensity, policy=LoadedModel(0, 0, model)), **params)
+
+
+def one_sided_margin(difference: Estimate, confidence: float) -> tuple[float, float]:
+    """(lower, upper) one-sided bounds of a difference at ``confidence``, from its 95 % interval."""
+    if not 0.5 <= confidence < 1:
+        raise ValueError(f"confidence must be within [0.5, 1), got {confidence}")
+    se = (difference.high - difference.low) / (2 * NormalDist().inv_cdf(0.975))
+    margin = NormalDist().inv_cdf(confidence) * se
+    return difference.value - margin, difference.value + margin
+
+
+def against_rules(evaluate: pd.DataFrame, active_probs: np.ndarray, q: np.ndarray, actions: np.ndarray,
+                  logged: np.ndarray, r: np.ndarray, confidence: float) -> dict[str, Any]:
+    """The active policy's DR value against the rule prior's (its logged shadow action, taken with
+    probability 1) on the same rows; ``active_quality_fell`` when the active is below the rules
+    with one-sided ``confidence``."""
+    rule = evaluate["rule_action"].to_numpy(np.int64) if "rule_action" in evaluate else np.full(len(evaluate), -1)
+    rows = np.flatnonzero(rule >= 0)
+    if len(rows) < MIN_SHADOW_ROWS:
+        return {"rules_rows": int(len(rows))}
+    rules_probs = np.zeros((len(rows), active_probs.shape[1]))
+    rules_probs[np.arange(len(rows)), rule[rows]] = 1.0
+    rules_terms = dr_terms(rules_probs, q[rows], actions[rows], logged[rows], r[rows])
+    active_terms = dr_terms(active_probs[rows], q[rows], actions[rows], logged[rows], r[rows])
+    difference = paired_difference(active_terms, rules_terms)
+    upper = one_sided_margin(difference, confidence)[1]
+    return {"rules_rows": int(len(rows)), **mean_interval(rules_terms).as_dict("rules_dr"),
+            **difference.as_dict("active_vs_rules"), "active_vs_rules_upper": upper,
+            "active_quality_fell": bool(upper < 0)}
 
 
 def train_policy(
@@ -143,7 +178,9 @@ def train_policy(
         active = getattr(active, "model", active)
         active_policy = active if hasattr(active, "action_probs") else _policy(active, propensity_model, **params)
         baseline_kind = "active policy"
-        baseline_terms = dr_terms(active_policy.action_probs(evaluate, X=X), q, actions, logged, r)
+        active_probs = active_policy.action_probs(evaluate, X=X)
+        baseline_terms = dr_terms(active_probs, q, actions, logged, r)
+        metrics.update(against_rules(evaluate, active_probs, q, actions, logged, r, confidence))
     baseline: Estimate = mean_interval(baseline_terms)
     difference = paired_difference(terms["candidate"], baseline_terms)
     metrics["baseline_kind"] = baseline_kind
@@ -156,11 +193,7 @@ def train_policy(
     metrics.update(fit_seconds=round(fitted - started, 3),
                    evaluate_seconds=round(time.perf_counter() - fitted, 3))
 
-    if not 0.5 <= confidence < 1:
-        raise ValueError(f"confidence must be within [0.5, 1), got {confidence}")
-    # the difference's standard error from its 95 % interval, then the one-sided bound asked for
-    se = (difference.high - difference.low) / (2 * NormalDist().inv_cdf(0.975))
-    bound = difference.value - NormalDist().inv_cdf(confidence) * se
+    bound = one_sided_margin(difference, confidence)[0]
     metrics.update(difference_bound=bound, promotion_confidence=confidence)
     promote = bool(bound > 0)
     verdict = "promote" if promote else "keep the current policy"
@@ -169,4 +202,7 @@ def train_policy(
            f"(95 % CI {difference.low:+.4f} .. {difference.high:+.4f}) on {len(evaluate)} later decisions"
            + f"; one-sided {confidence:.0%} lower bound {bound:+.4f}"
            + ("" if promote else ", not above 0"))
+    if metrics.get("active_quality_fell"):
+        why += (f"; the active policy now does worse than the rule prior: DR {metrics['active_vs_rules']:+.4f} "
+                f"against it on {metrics['rules_rows']} decisions")
     return PolicyCandidate(model=model, metrics=_json(metrics), promote=promote, why=why)

@@ -16,10 +16,10 @@ learning thresholds and it beats the active version - or the rule prior when non
   distribution: the confidence on its reason, the rest shared evenly);
 * policy - ``channel_models.policy_training.train_policy`` judges it (off-policy, paired DR).
 
-With an Active propensity or reason version, the run also judges that version against the rule
-prior on the newest slice; worse than the rules sets ``metrics["active_quality_fell"]``, which
-model_status turns into Alert with the rule prior deciding until a better version is promoted.
-(The policy has no such check yet: its baseline is the Active version itself.)
+With an Active version of any kind, the run also judges that version against the rule prior on
+the newest slice (the policy: against the rule prior's shadow actions logged beside its own,
+off-policy); worse than the rules sets ``metrics["active_quality_fell"]``, which model_status
+turns into Alert with the rule prior deciding until a better version is promoted.
 
 A kind whose data does not exist yet (no carts without a message, fewer than two reasons among the
 labels, no decisions) is skipped: it returns no candidate, and ``progress`` says why.

@@ -165,6 +165,9 @@ class Decision(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default=text("'[]'"))
     )
     model_versions: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'")))
+    # with a learned policy deciding: the action the rule prior would have taken (its shadow), so
+    # retraining can tell when the policy fell below the rules (channel_models.policy_training)
+    rule_action: int | None = None
 
 
 class Message(SQLModel, table=True):

@@ -89,6 +89,7 @@ def _decisions(engine: Engine, until: datetime | None, ended: dict[str, np.ndarr
         ("d.id", "int"), ("d.cart_id", "text"), ("d.decided_at", "time"), ("d.touch", "int"), ("d.policy", "text"),
         ("d.action", "int"), ("d.action_propensity", "float"),
         ("EXISTS (SELECT 1 FROM messages m WHERE m.cart_id = d.cart_id AND m.touch = d.touch AND m.status = 'sent')", "bool"),
+        ("COALESCE(d.rule_action, -1)", "int"),
     ], feature_row_sql("d.feature_row", "d.features", pg), pg)
     sql = f"""
         SELECT {line}, {_as_text('d.allowed_actions', pg)}
@@ -97,13 +98,13 @@ def _decisions(engine: Engine, until: datetime | None, ended: dict[str, np.ndarr
         ORDER BY d.id
     """
     reader = ColumnReader(["decision_id:int", "cart_id:text", "decided_at:time", "touch:int", "policy:text", "action:int",
-                           "propensity:float", "sent:bool"], json_lists=("allowed_actions",))
+                           "propensity:float", "sent:bool", "rule_action:int"], json_lists=("allowed_actions",))
     columns = reader.read(engine, *_statement(sql, until))
     cart = pd.Index(ended["cart_id"]).get_indexer(columns["cart_id"])
     ended_journey = cart >= 0
     cart = cart[ended_journey]
     ordered = ["decision_id", "cart_id", "decided_at", "touch", "policy", *FEATURES.names, "action", "propensity",
-               "allowed_actions", "sent"]
+               "allowed_actions", "sent", "rule_action"]
     frame = {name: columns.pop(name)[ended_journey] for name in dict.fromkeys(ordered)}  # `touch` is a feature too
     frame["cart_id"], frame["policy"] = _objects(ended["cart_id"][cart]), _objects(frame["policy"])
     recovered_at = ended["recovered_at"][cart]

@@ -39,7 +39,7 @@ class BanditLike:
 
     def plan(self, ctx):
         return replace(RulePolicy().plan(ctx), action=14, allowed_actions=(2, 14, 20), model_versions={"policy": 7, "reason": 3},
-                       action_propensity=0.85, policy="bandit-v2")
+                       action_propensity=0.85, policy="bandit-v2", rule_action=20)
 
 
 def new_cart(engine, token="c-1", source="facebook") -> str:
@@ -61,6 +61,7 @@ def test_plan_touch_logs_the_planners_bandit_view_and_snapshot(engine):
         row = session.get(Decision, planned.decision_id)
     assert (row.policy, row.action, row.action_propensity) == ("bandit-v2", 14, 0.85)
     assert row.allowed_actions == [2, 14, 20] and row.model_versions == {"policy": 7, "reason": 3}
+    assert row.rule_action == 20  # the rule prior's shadow, what the policy is judged against
     assert (row.features["cart_value"], row.features["source"], row.features["device"]) == (64.0, "social", "mobile")
     assert encode_row(row.features).shape == (len(FEATURE_NAMES),)
     assert row.feature_row == feature_row(row.features)  # the flat copy training reads
@@ -76,6 +77,7 @@ def test_the_rule_prior_plans_by_default_and_its_decision_is_stored_as_it_made_i
     expected = RulePolicy().plan(ctx)  # deterministic: the same context gives the same decision
     assert row.policy == POLICY_NAME == expected.policy
     assert (row.action, row.allowed_actions, row.model_versions) == (expected.action, list(expected.allowed_actions), {})
+    assert row.rule_action is None  # the rules decided: nothing to shadow
     assert row.features == snapshot(ctx)
 
 

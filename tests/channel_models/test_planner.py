@@ -78,6 +78,21 @@ def test_an_active_policy_model_decides_in_auto_mode():
     assert decision.action == max(decision.allowed_actions)
 
 
+def test_a_learned_decision_carries_the_action_the_rule_prior_would_have_taken():
+    others = dict(reason=LoadedModel(1, 1, GivenReason()), propensity=LoadedModel(2, 1, GivenPropensity()))
+    learned = Planner("auto", ModelSet(policy=LoadedModel(41, 3, CountingRewardModel()), **others), exploration=0.0)
+    rules = Planner("auto", ModelSet(**others), exploration=0.0)  # what decides when the policy is not Active
+    pairs = [(learned.plan(ctx), rules.plan(ctx)) for ctx in contexts()]
+    sent = [(mine, theirs) for mine, theirs in pairs if not mine.stop]
+    assert sent and all(mine.rule_action == (None if theirs.stop else theirs.action) for mine, theirs in sent)
+    assert all(mine.rule_action is None or mine.rule_action in mine.allowed_actions for mine, _ in sent)
+    assert any(mine.rule_action is not None and mine.rule_action != mine.action for mine, _ in sent)
+    assert all(mine.rule_action is None for mine, _ in pairs if mine.stop)
+    # only a learned policy is shadowed: the rules, the fixed flow and the exploring prior are the log's own
+    for planner in (rules, Planner("rules"), Planner("fixed")):
+        assert {planner.plan(ctx).rule_action for ctx in contexts()} == {None}
+
+
 def test_rules_use_active_reason_and_propensity_models_before_a_policy_model_is_active():
     models = ModelSet(reason=LoadedModel(1, 1, GivenReason()), propensity=LoadedModel(2, 1, GivenPropensity()))
     planner = Planner("auto", models, exploration=0.0)

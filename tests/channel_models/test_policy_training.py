@@ -187,3 +187,45 @@ def test_a_long_evaluation_slice_is_scored_on_a_seeded_sample(frames):
     assert (result.metrics["rows_eval"], result.metrics["rows_scored"]) == (8_000, 3_000)
     assert result.metrics["baseline"] == again.metrics["baseline"] != pytest.approx(evaluate["reward"].mean(), abs=1e-9)
     assert result.metrics["candidate_dr_n"] == 3_000
+
+
+def best_allowed(frame):
+    """The truth's best allowed action per row: a rule prior that knows the shop."""
+    rates = true_rates(frame)
+    masked = np.full(rates.shape, -np.inf)
+    for i, allowed in enumerate(frame["allowed_actions"]):
+        masked[i, allowed] = rates[i, allowed]
+    return masked.argmax(axis=1)
+
+
+def test_an_active_policy_that_beats_the_rules_shadow_keeps_deciding(candidate, frames):
+    train, evaluate = frames
+    shadowed = evaluate.assign(rule_action=BEHAVIOUR)  # the rules would have e-mailed at 24 h
+    result = train_policy(train, shadowed, seed=3, active=LoadedModel(9, 1, candidate.model), epsilon=0.1,
+                          min_incentive_lift=0.02, model_params=FAST)
+    m = result.metrics
+    assert m["rules_rows"] == len(evaluate) and m["active_quality_fell"] is False
+    assert m["active_vs_rules_low"] > 0 and m["rules_dr"] < m["baseline"]
+    assert "worse than the rule prior" not in result.why
+
+
+def test_an_active_policy_below_the_rules_shadow_is_flagged(frames):
+    train, evaluate = frames
+    shuffled = train.assign(reward=np.random.default_rng(0).permutation(train["reward"].to_numpy()))
+    worse = RewardModel(seed=1, **FAST).fit(encode_frame(shuffled), shuffled["action"].to_numpy(),
+                                            shuffled["reward"].to_numpy())
+    shadowed = evaluate.assign(rule_action=best_allowed(evaluate))
+    result = train_policy(train, shadowed, seed=3, active=worse, epsilon=0.1, min_incentive_lift=0.02,
+                          model_params=FAST)
+    m = result.metrics
+    assert m["active_quality_fell"] is True and m["active_vs_rules_upper"] < 0
+    assert "the active policy now does worse than the rule prior" in result.why
+
+
+def test_no_verdict_on_the_active_policy_without_enough_shadow_actions(candidate, frames):
+    train, evaluate = frames
+    few = np.where(np.arange(len(evaluate)) < 150, BEHAVIOUR, -1)  # the rest decided before the shadow existed
+    for frame, rows in ((evaluate, 0), (evaluate.assign(rule_action=few), 150)):
+        result = train_policy(train, frame, seed=3, active=LoadedModel(9, 1, candidate.model), epsilon=0.1,
+                              min_incentive_lift=0.02, model_params=FAST)
+        assert result.metrics["rules_rows"] == rows and "active_quality_fell" not in result.metrics

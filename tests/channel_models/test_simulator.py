@@ -193,7 +193,7 @@ def test_frames_follow_the_contract():
     features = list(snapshot(make_ctx()))
     assert list(decisions.columns) == ["decision_id", "cart_id", "decided_at", "touch", "policy",
                                        *[f for f in features if f != "touch"], "action", "propensity",
-                                       "allowed_actions", "sent", "value", "reward"]
+                                       "allowed_actions", "sent", "rule_action", "value", "reward"]
     assert list(carts.columns) == ["cart_id", "abandoned_at", *features, "holdout", "touches_sent", "recovered", "value"]
     assert list(labels.columns) == ["cart_id", "labelled_at", *features, "label", "label_source"]
     for frame, when in ((decisions, "decided_at"), (carts, "abandoned_at"), (labels, "labelled_at")):
@@ -233,3 +233,22 @@ def test_rules_without_an_action_still_get_a_summary_and_empty_frames():
 def test_the_oracle_only_plans_contexts_the_runner_handed_it():
     with pytest.raises(LookupError):
         oracle_policy(SHOP).plan(make_ctx())
+
+
+class PreferLateActions:
+    """A stand-in reward model: later action indexes score higher."""
+
+    def score_actions(self, x_row, actions):
+        return np.asarray(actions, dtype=float) / 100.0
+
+
+def test_decisions_of_a_learned_policy_log_the_rule_priors_shadow_action():
+    from channel_models.planner import LoadedModel, ModelSet, Planner
+
+    learned = run_journeys(SHOP, Planner("auto", ModelSet(policy=LoadedModel(1, 1, PreferLateActions())), exploration=0.0), 300)
+    rules = run_journeys(SHOP, Planner("auto", exploration=0.1), 300)
+    shadow = learned.decisions["rule_action"].to_numpy()
+    assert (shadow >= 0).mean() > 0.8
+    assert all(a in allowed for a, allowed in zip(shadow, learned.decisions["allowed_actions"]) if a >= 0)
+    assert (shadow != learned.decisions["action"].to_numpy()).mean() > 0.3  # they disagree: there is something to judge
+    assert set(rules.decisions["rule_action"]) == {-1}  # the rules' own log has nothing to shadow

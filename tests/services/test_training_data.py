@@ -48,12 +48,12 @@ def cart(session, name, *, features=None, holdout=False, value=5000, abandoned=T
     session.flush()
 
 
-def decision(session, name, touch, at, *, action=3, allowed=(3, 5), stop=False, features=None, sent=True) -> int:
+def decision(session, name, touch, at, *, action=3, allowed=(3, 5), stop=False, features=None, sent=True, rule_action=None) -> int:
     features = features or snap(1.0, touch, at)
     row = Decision(cart_id=key(name), touch=touch, decided_at=at, policy="rules-v1+explore", stop=stop, reason="price",
                    reason_confidence=0.6, propensity=0.2, bucket="Low", action_propensity=0.75, action=action,
                    allowed_actions=list(allowed), features=features, feature_row=flat(name, features),
-                   model_versions={"policy": 4})
+                   model_versions={"policy": 4}, rule_action=rule_action)
     session.add(row)
     session.flush()
     if sent is not None:
@@ -77,7 +77,7 @@ def journeys(engine):
     with Session(engine) as s:
         # a: recovered by an order placed after both decisions
         cart(s, "a", features=snap(10.0), value=1250)
-        decision(s, "a", 1, T0, features=snap(10.0))
+        decision(s, "a", 1, T0, features=snap(10.0), rule_action=5)
         decision(s, "a", 2, T0 + 24 * H, action=7, allowed=(7,), sent=False)
         outcome(s, "a", "recovered", touches=1, placed=T0 + 30 * H, value=1300)
         # b: the order was placed before touch 2 was decided, though its webhook came after
@@ -119,7 +119,7 @@ def journeys(engine):
 def test_decisions_frame_has_the_contract_schema(journeys):
     decisions = load_frames(journeys).decisions
     expected = ["decision_id", "cart_id", "decided_at", "touch", "policy",
-                *[c for c in FEATURE_COLUMNS if c != "touch"], "action", "propensity", "allowed_actions", "sent", "value", "reward"]
+                *[c for c in FEATURE_COLUMNS if c != "touch"], "action", "propensity", "allowed_actions", "sent", "rule_action", "value", "reward"]
     assert list(decisions.columns) == expected
     assert str(decisions["decided_at"].dtype) == "datetime64[ns, UTC]"
     assert decisions["reward"].dtype == np.float64 and decisions["sent"].dtype == bool
@@ -127,6 +127,9 @@ def test_decisions_frame_has_the_contract_schema(journeys):
     row = decisions.iloc[0]
     assert (row["cart_id"], row["decided_at"], row["touch"], row["policy"]) == (key("a"), pd.Timestamp(T0), 1, "rules-v1+explore")
     assert (row["action"], row["propensity"], row["allowed_actions"], row["value"]) == (3, 0.75, [3, 5], 12.5)
+    assert decisions["rule_action"].dtype.kind == "i"
+    shadows = dict(zip(decisions["decision_id"], decisions["rule_action"]))
+    assert shadows[row["decision_id"]] == 5 and sorted(set(shadows.values())) == [-1, 5]  # -1: none recorded
 
 
 def test_rewards_follow_when_the_order_was_placed(journeys):
