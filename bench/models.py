@@ -202,7 +202,10 @@ def main(args) -> None:
     contexts = recorder.contexts[: args.plans]
     print(f"\nplan latency over {len(contexts)} contexts (features included), ms:")
     baseline = None
+    unshadowed = Planner("auto", models, exploration=0.1)
+    unshadowed.shadowed = False  # what the rules' shadow action (decisions.rule_action) costs
     for name, planner in (("rules", Planner("rules")), ("exploring rules (Learning)", Planner("auto", exploration=0.1)),
+                          ("learned, without the shadow", unshadowed),
                           ("learned, 3 models Active", Planner("auto", models, exploration=0.1))):
         latency(planner, contexts[:200])  # warm-up
         p50, p99, worst = latency(planner, contexts)

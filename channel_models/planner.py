@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 from channel_models.context import PlanContext, TouchDecision
-from channel_models.action_mask import action_mask
-from channel_models.exploration import ExploringPolicy, base_action
+from channel_models.action_mask import ActionMask
+from channel_models.exploration import ExploringPolicy
 from channel_models.features import encode_row, snapshot
 from channel_models.fixed_flow import FixedFlowPolicy
 from channel_models.learned_policy import LearnedPolicy, assess
@@ -90,15 +90,20 @@ class InformedRulePolicy(RulePolicy):
 
 
 class AssessedRulePolicy(RulePolicy):
-    """The rule prior on a cart already assessed: the learned policy's reason and propensity come
-    from the same Active models InformedRulePolicy would ask, so the shadow does not ask again."""
+    """The rule prior on a cart a learned decision already assessed and masked: its reason and
+    propensity come from the same Active models InformedRulePolicy would ask, and its allowed
+    actions are the mask of the same bucket, so the shadow computes neither again."""
 
     def __init__(self, assessed: TouchDecision):
         super().__init__()
         self.assessed = (assessed.reason, assessed.reason_confidence, assessed.propensity, assessed.bucket)
+        self.allowed = tuple(assessed.allowed_actions)
 
     def assess(self, ctx: PlanContext) -> tuple[str, float, float, str]:
         return self.assessed
+
+    def bandit_view(self, ctx, bucket, channel, incentive, send_at) -> tuple[int | None, tuple[int, ...]]:
+        return ActionMask(now=ctx.now, allowed=self.allowed, blocked={}).snap(channel, incentive, send_at), self.allowed
 
 
 class Planner:
@@ -144,9 +149,4 @@ class Planner:
     def rule_action(self, ctx: PlanContext, decision: TouchDecision) -> int | None:
         """What the rule prior would have done here, as one of the decision's allowed actions."""
         rules = AssessedRulePolicy(decision).plan(ctx)
-        if rules.stop:
-            return None
-        if rules.action in decision.allowed_actions:  # the same assessment, so the same mask
-            return rules.action
-        action = base_action(rules, action_mask(ctx, rules.bucket))
-        return action if action in decision.allowed_actions else None
+        return None if rules.stop else rules.action

@@ -31,6 +31,7 @@ trust. It is deterministic (the same context always gives the same decision, act
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Sequence
 
 from channel_models.action_mask import NO_INCENTIVE_BUCKETS, action_mask
@@ -171,10 +172,15 @@ class RulePolicy:
         incentive, incentive_why = self.choose_incentive(ctx, reason, bucket)
         send_at, hold_why = held[channel]
         explanation += [channel_why, f"time: {time_why}", *hold_why, incentive_why]
-        # The bandit's view of this choice, so the log can evaluate other policies off-policy.
-        mask = action_mask(ctx, bucket)
+        action, allowed_actions = self.bandit_view(ctx, bucket, channel, incentive, send_at)
         return TouchDecision(
             stop=False, stop_reason=None, channel=channel, send_at=send_at, incentive=incentive,
-            explanation=tuple(explanation), action=mask.snap(channel, incentive, send_at),
-            allowed_actions=mask.allowed, **common,
+            explanation=tuple(explanation), action=action, allowed_actions=allowed_actions, **common,
         )
+
+    def bandit_view(self, ctx: PlanContext, bucket: str, channel: str, incentive: str | None,
+                    send_at: datetime) -> tuple[int | None, tuple[int, ...]]:
+        """The choice as an action of channel_models.actions, and every allowed action, so the log
+        can evaluate other policies off-policy."""
+        mask = action_mask(ctx, bucket)
+        return mask.snap(channel, incentive, send_at), mask.allowed
