@@ -130,6 +130,7 @@ async def run_phase(env, engine, base: dict, sinks: Sinks, *, shop: SyntheticSho
             client = await stack.enter_async_context(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60))
             loops.append(ShopLoop(shop, client, shop_name=f"bench-{arm.name}", secret=SECRET, time_scale=base["time_scale"],
                                   abandon_after_hours=Settings(_env_file=None, **values).abandon_after_minutes / 60,
+                                  horizon_hours=Settings(_env_file=None, **values).attribution_window_hours,
                                   incentive_codes=CODES))
         pump = asyncio.create_task(_pump(sinks, loops))
         started = time.monotonic()

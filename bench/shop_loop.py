@@ -46,11 +46,13 @@ class ShopLoop:
         time_scale: float,
         abandon_after_hours: float,
         incentive_codes: dict[str, str],
+        horizon_hours: float = 120.0,
         seed: int = 0,
     ):
         self.shop, self.client, self.shop_name, self.secret = shop, client, shop_name, secret
         self.scale, self.abandon_after_hours = time_scale, abandon_after_hours
         self.codes = incentive_codes  # incentive -> code as it appears in messages
+        self.horizon_hours = horizon_hours  # the attribution window: a later order changes no outcome
         self.rng = random.Random(seed)
         self.journeys: dict[str, Journey] = {}  # cart id -> journey
         self.by_recipient: dict[str, str] = {}  # e-mail / phone / token / audience hash -> cart id
@@ -88,6 +90,8 @@ class ShopLoop:
             self.schedule_order(journey, organic)
 
     def schedule_order(self, journey: Journey, hours_after_abandonment: float) -> None:
+        if hours_after_abandonment > self.horizon_hours:
+            return  # the journey has ended by then: not worth the wait
         at = journey.abandoned_real + self.real_delay(hours_after_abandonment)
         if journey.order_real is not None and journey.order_real <= at:
             return  # they already order earlier; a shopper buys a cart once
