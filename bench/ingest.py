@@ -24,13 +24,11 @@ import time
 import uuid
 from pathlib import Path
 
-from temporalio.testing import WorkflowEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.service_processes import embedded_dev_server  # noqa: E402
 from services.api.app import create_app  # noqa: E402
-from services.binaries import installed_binary  # noqa: E402
-from services.runtime import dev_server_pragma_args  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from services.signatures import sign_shopify  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
@@ -130,12 +128,7 @@ async def ingest(app, n: int, concurrency: int) -> float:
 
 async def main(n: int, concurrency: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=installed_binary("temporal"),
-            # persisted with the same SQLite pragmas as `cartrecovery up`
-            dev_server_database_filename=str(Path(tmp) / "temporal.db"),
-            dev_server_extra_args=dev_server_pragma_args(),
-        )
+        env = await embedded_dev_server(Path(tmp))  # persisted with the same SQLite pragmas as `cartrecovery up`
         try:
             settings = Settings(_env_file=None, data_dir=Path(tmp), shopify_webhook_secret=SECRET, task_queue="bench")
             engine = make_engine(settings.database_url)

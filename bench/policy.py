@@ -33,8 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import subprocess
 import email.message
 import json
 import math
@@ -48,16 +46,14 @@ from pathlib import Path
 import httpx
 import uvicorn
 from sqlmodel import Session, col, select
-from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.shop_loop import ShopLoop  # noqa: E402
+from bench.service_processes import cpu_seconds, embedded_dev_server, rss_mb, worker_process  # noqa: E402
 from channel_models.simulator import SyntheticShop  # noqa: E402
 from services.api.app import create_app  # noqa: E402
-from services.binaries import installed_binary  # noqa: E402
-from services.runtime import dev_server_pragma_args, die_with_parent  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
 from services.store.tables import Cart, Decision, Message, ModelVersion, Outcome  # noqa: E402
@@ -126,7 +122,11 @@ async def run_phase(env, engine, base: dict, sinks: Sinks, *, shop: SyntheticSho
             values = dict(base, policy=arm.policy, exploration=arm.exploration, api_port=free_port(),
                           task_queue=f"bench-{arm.name}-{uuid.uuid4().hex[:8]}")
             port = await stack.enter_async_context(api_server(values, env, engine))
-            stack.enter_context(worker_process(values, env.client.service_client.config.target_host))
+            worker = stack.enter_context(worker_process(
+                {"CR_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+                 **{f"CR_{key.upper()}": str(value) for key, value in values.items()}},
+                Path(values["data_dir"]) / f"worker-{values['task_queue']}.log"))
+            stack.callback(report_worker, values["task_queue"], worker.pid)  # before the worker stops
             client = await stack.enter_async_context(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60))
             loops.append(ShopLoop(shop, client, shop_name=f"bench-{arm.name}", secret=SECRET, time_scale=base["time_scale"],
                                   abandon_after_hours=Settings(_env_file=None, **values).abandon_after_minutes / 60,
@@ -171,6 +171,10 @@ async def api_server(values: dict, env, engine):
         await serving
 
 
+def report_worker(task_queue: str, pid: int) -> None:
+    print(f"  worker {task_queue}: {cpu_seconds(pid):.0f} CPU s, peak RSS {rss_mb(pid, peak=True):.0f} MB", flush=True)
+
+
 def lateness(engine, shop_name: str) -> str:
     """How late the service delivered against its own plan (sent_at - the decision's send_at, on the
     service clock): the bench is only fair while this stays small next to the shop's timing."""
@@ -183,35 +187,6 @@ def lateness(engine, shop_name: str) -> str:
         return "no messages"
     return (f"{len(late)} messages delivered late by median {late[len(late) // 2]:.0f} min, "
             f"p90 {late[int(len(late) * 0.9)]:.0f} min (service clock)")
-
-
-@contextlib.contextmanager
-def worker_process(values: dict, temporal_address: str):
-    """`cartrecovery worker` as its own process: the API, the shop and the sinks keep this one busy,
-    and a worker sharing its interpreter lock would make journeys wait on webhooks."""
-    env = dict(os.environ, CR_TEMPORAL_ADDRESS=temporal_address,
-               **{f"CR_{key.upper()}": str(value) for key, value in values.items()})
-    log = open(Path(values["data_dir"]) / f"worker-{values['task_queue']}.log", "ab")
-    process = subprocess.Popen([sys.executable, "-c", "from services.cli import app; app()", "worker"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-    try:
-        yield process
-    finally:
-        print(f"  worker {values['task_queue']}: {cpu_seconds(process.pid):.0f} CPU s, "
-              f"peak RSS {peak_rss_mb(process.pid):.0f} MB", flush=True)
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 
 
 async def _pump(sinks: Sinks, loops: list[ShopLoop]) -> None:
@@ -270,11 +245,7 @@ def achieved_value(engine, shop_name: str) -> tuple[float, int]:
 
 async def main(args) -> None:
     with tempfile.TemporaryDirectory() as tmp, SmtpSink() as smtp, HttpSink() as http:
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=installed_binary("temporal"),
-            dev_server_database_filename=str(Path(tmp) / "temporal.db"),
-            dev_server_extra_args=dev_server_pragma_args(),
-        )
+        env = await embedded_dev_server(Path(tmp))
         base = dict(
             data_dir=Path(tmp), database_url=f"sqlite:///{Path(tmp) / 'app.db'}", webhook_secret=SECRET,
             admin_api_key=ADMIN, email_from="shop@example.com", shop_name="Bench Shop",

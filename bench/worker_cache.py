@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,42 +25,15 @@ import uuid
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.binaries import installed_binary  # noqa: E402
-from services.runtime import dev_server_pragma_args, die_with_parent  # noqa: E402
+from bench.service_processes import cpu_seconds, embedded_dev_server, rss_mb, worker_process  # noqa: E402
 from workflows.cart_recovery import CartRecoveryWorkflow  # noqa: E402
 from workflows.types import CartUpdated, RecoveryInput  # noqa: E402
 
 IN_FLIGHT = 16
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024
-
-
-@contextlib.contextmanager
-def worker_process(data_dir: Path, address: str, task_queue: str, cached: int):
-    env = dict(os.environ, CR_TEMPORAL_ADDRESS=address, CR_TASK_QUEUE=task_queue, CR_DATA_DIR=str(data_dir),
-               CR_WORKER_CACHED_WORKFLOWS=str(cached))
-    log = open(data_dir / f"worker-{task_queue}.log", "ab")
-    process = subprocess.Popen([sys.executable, "-c", "from services.cli import app; app()", "worker"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 async def settled(pid: int, quiet_s: float = 1.5) -> None:
@@ -91,7 +61,9 @@ async def round_(client: Client, data_dir: Path, journeys: int, cached: int) -> 
     task_queue = f"bench-cache-{uuid.uuid4().hex[:8]}"
     shop = f"bench-{task_queue}"
     ids = [f"recovery/{shop}/{n:06d}" for n in range(journeys)]
-    with worker_process(data_dir, client.service_client.config.target_host, task_queue, cached) as worker:
+    settings = {"CR_TEMPORAL_ADDRESS": client.service_client.config.target_host, "CR_TASK_QUEUE": task_queue,
+                "CR_DATA_DIR": str(data_dir), "CR_WORKER_CACHED_WORKFLOWS": str(cached)}
+    with worker_process(settings, data_dir / f"worker-{task_queue}.log") as worker:
         await asyncio.sleep(3)
         await settled(worker.pid)
         idle_mb = rss_mb(worker.pid)
@@ -118,11 +90,7 @@ async def round_(client: Client, data_dir: Path, journeys: int, cached: int) -> 
 
 async def main(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=installed_binary("temporal"),
-            dev_server_database_filename=str(Path(tmp) / "temporal.db"),
-            dev_server_extra_args=dev_server_pragma_args(),
-        )
+        env = await embedded_dev_server(Path(tmp))
         try:
             full = await round_(env.client, Path(tmp), args.journeys, max(args.journeys * 2, 1000))
             small = await round_(env.client, Path(tmp), args.journeys, args.small_cache)
