@@ -5,16 +5,17 @@ reason, progress reported step by step, failures recorded for every kind."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from sqlalchemy import insert
-from sqlmodel import Session, select
+from sqlalchemy import insert, update
+from sqlmodel import Session, col, select
 from temporalio.testing import ActivityEnvironment
 
 from activities.training import TrainingActivities
-from channel_models.training import Candidate
+from channel_models.training import Candidate, train_models
 from channel_models.actions import action_index
 from channel_models.context import PlanContext, Reachability
 from channel_models.features import encode_frame, snapshot
@@ -220,3 +221,37 @@ async def test_activity_raises_what_training_raised(sqlite_engine, tmp_path):
     with pytest.raises(ValueError, match="no action column"):
         await ActivityEnvironment().run(activities.retrain_models, RetrainRequest())
     assert versions(sqlite_engine) == {}  # the workflow records the failure once the retries are spent
+
+
+def test_an_active_policy_that_fell_below_the_rules_shadow_goes_to_alert_and_the_rules_decide(shop, tmp_path):
+    """Through the database: a policy promoted from scrambled rewards decides for a while with the
+    rule prior's shadow logged beside it (here: e-mail at 15 minutes, what the truth rewards); the
+    next night's candidate is not promoted, but the run values the active version against the
+    shadow, stores the verdict, and the status and the planner follow it."""
+    settings = low_threshold_settings(tmp_path)
+
+    def scrambled(decisions, *args, **kwargs):  # night 1: a bad policy gets promoted
+        noise = decisions.assign(reward=np.random.default_rng(0).permutation(decisions["reward"].to_numpy()))
+        return [replace(c, promote=True) if c.kind == "policy" else c for c in train_models(noise, *args, **kwargs)]
+
+    def not_promoted(*args, **kwargs):  # night 2: tonight's candidate does not clear the gate
+        return [replace(c, promote=False) if c.kind == "policy" else c for c in train_models(*args, **kwargs)]
+
+    TrainingActivities(shop, settings, train=scrambled).retrain(RetrainRequest(), lambda *p: None)
+    assert statuses(shop, settings)["policy"] == "Active"
+    with Session(shop) as session:
+        session.execute(update(Decision).values(rule_action=action_index("email", 0.25, None)))
+        session.commit()
+    cache = ModelCache(shop, settings)
+    TrainingActivities(shop, settings, cache, train=not_promoted).retrain(RetrainRequest(), lambda *p: None)
+
+    with Session(shop) as session:
+        newest = session.exec(select(ModelVersion).where(ModelVersion.kind == "policy").order_by(col(ModelVersion.id).desc())).first()
+    assert (newest.version, newest.status) == (2, "rejected")
+    assert newest.metrics["active_quality_fell"] is True and newest.metrics["rules_rows"] > 200
+    assert newest.metrics["active_vs_rules_high"] < 0
+    assert statuses(shop, settings)["policy"] == "Alert"
+    models = cache.current()
+    assert models.policy is None and models.propensity is not None  # only the fallen kind steps aside
+    decision = CachedPlanner(cache, settings).plan(make_ctx())
+    assert decision.policy == "rules-v1+explore" and decision.rule_action is None
