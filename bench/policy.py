@@ -121,7 +121,8 @@ async def run_phase(env, engine, base: dict, sinks: Sinks, *, shop: SyntheticSho
         for arm in arms:
             values = dict(base, policy=arm.policy, exploration=arm.exploration, api_port=free_port(),
                           task_queue=f"bench-{arm.name}-{uuid.uuid4().hex[:8]}")
-            port = await stack.enter_async_context(api_server(values, env, engine))
+            settings = Settings(_env_file=None, **values)
+            port = await stack.enter_async_context(api_server(settings, env, engine))
             worker = stack.enter_context(worker_process(
                 {"CR_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
                  **{f"CR_{key.upper()}": str(value) for key, value in values.items()}},
@@ -129,8 +130,8 @@ async def run_phase(env, engine, base: dict, sinks: Sinks, *, shop: SyntheticSho
             stack.callback(report_worker, values["task_queue"], worker.pid)  # before the worker stops
             client = await stack.enter_async_context(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60))
             loops.append(ShopLoop(shop, client, shop_name=f"bench-{arm.name}", secret=SECRET, time_scale=base["time_scale"],
-                                  abandon_after_hours=Settings(_env_file=None, **values).abandon_after_minutes / 60,
-                                  horizon_hours=Settings(_env_file=None, **values).attribution_window_hours,
+                                  abandon_after_hours=settings.abandon_after_minutes / 60,
+                                  horizon_hours=settings.attribution_window_hours,
                                   incentive_codes=CODES))
         pump = asyncio.create_task(_pump(sinks, loops))
         started = time.monotonic()
@@ -157,8 +158,7 @@ async def run_phase(env, engine, base: dict, sinks: Sinks, *, shop: SyntheticSho
 
 
 @contextlib.asynccontextmanager
-async def api_server(values: dict, env, engine):
-    settings = Settings(_env_file=None, **values)
+async def api_server(settings: Settings, env, engine):
     server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine, client=env.client),
                                            host="127.0.0.1", port=settings.api_port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
