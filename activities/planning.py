@@ -2,7 +2,7 @@
 
 The decision row keeps what the planner saw (``features.snapshot``), every action the masks
 allowed, the chosen action and its probability, and the model versions behind it: enough to
-retrain on it and to evaluate any other policy off-policy (services/store/training_data.py).
+retrain on it and to evaluate any other policy off-policy (services/store/frames/training_data.py).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio import activity
 
-from activities.plan_context import build_plan_context
+from services.model_ops.plan_context import build_plan_context
 from channel_models import RulePolicy
-from channel_models.features import snapshot
-from services.clock import from_ts
-from services.settings import Settings
-from services.store.feature_rows import feature_row
+from channel_models.learning.features import snapshot
+from services.core.clock import from_ts
+from services.core.settings import Settings
+from services.store.frames.feature_rows import feature_row
 from services.store.tables import Cart, Decision
 from workflows.types import PlanRequest, TouchPlan
 
@@ -24,7 +24,7 @@ from workflows.types import PlanRequest, TouchPlan
 class PlanningActivities:
     def __init__(self, engine: Engine, settings: Settings, policy=None):
         """`policy`: the planner, anything with ``.plan(PlanContext) -> TouchDecision`` (in the
-        worker the model-backed one, services/model_cache.py); the rule prior by default."""
+        worker the model-backed one, services/model_ops/model_cache.py); the rule prior by default."""
         self._engine = engine
         self._settings = settings
         self._policy = policy or RulePolicy()

@@ -8,12 +8,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 
-from activities.plan_context import build_plan_context
-from channel_models.features import snapshot
-from services.clock import from_ts, to_ts
-from services.settings import Settings
-from services.store.feature_rows import feature_row
-from services.store.reason_labels import record_recovery_label
+from services.model_ops.plan_context import build_plan_context
+from channel_models.learning.features import snapshot
+from services.core.clock import from_ts, to_ts
+from services.core.settings import Settings
+from services.store.frames.feature_rows import feature_row
+from services.store.frames.reason_labels import record_recovery_label
 from services.store.tables import Cart, Decision, Message, Order, Outcome
 from workflows.types import AbandonmentRecord, OutcomeRecord
 

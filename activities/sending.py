@@ -16,19 +16,19 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.message_context import build_message_context
-from activities.plan_context import build_plan_context
-from activities.stored_templates import StoredTemplates
-from channel_models.compliance import send_now_problem
+from services.messaging.message_context import build_message_context
+from services.model_ops.plan_context import build_plan_context
+from services.messaging.stored_templates import StoredTemplates
+from channel_models.compliance.send_window import send_now_problem
 from message_templates import RenderedMessage, TemplateRenderer
-from services.clock import from_ts, utc
-from services.contacts import audience_hash
-from services.delivery import Delivery, DeliveryError
-from services.settings import Settings
+from services.core.clock import from_ts, utc
+from services.core.contacts import audience_hash
+from services.messaging.delivery import Delivery, DeliveryError
+from services.core.settings import Settings
 from services.store.customers import contacts_of
 from services.store.tables import Cart, Customer, Decision, Message, MessageTemplate
-from services.templates_store import ensure_seeded
-from services.unsubscribe import make_token
+from services.messaging.templates_store import ensure_seeded
+from services.messaging.unsubscribe import make_token
 from workflows.types import SendRequest, SendResult
 
 log = logging.getLogger(__name__)

@@ -24,15 +24,15 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.service import RPCError
 
-from channel_models.planner import ModelSet
+from channel_models.policy import ModelSet
 from channel_models.registry import Thresholds, dump_artifact, library_versions
-from channel_models.training import Candidate, train_models
-from services.model_cache import ModelCache, load_active
-from services.models_overview import service_now
-from services.retraining import RUNNING
-from services.settings import Settings
+from channel_models.learning.training import Candidate, train_models
+from services.model_ops.model_cache import ModelCache, load_active
+from services.model_ops.overview import service_now
+from services.model_ops.retraining import RUNNING
+from services.core.settings import Settings
 from services.store.model_versions import record_failure, record_version
-from services.store.training_data import data_facts, load_frames
+from services.store.frames.training_data import data_facts, load_frames
 from workflows.types import MODEL_KINDS, ModelOutcome, RetrainProgress, RetrainRequest, TrainingFailure, TrainingReport
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.service_processes import embedded_dev_server  # noqa: E402
 from services.api.app import create_app  # noqa: E402
-from services.settings import Settings  # noqa: E402
-from services.signatures import sign_shopify  # noqa: E402
+from services.core.settings import Settings  # noqa: E402
+from services.core.signing import sign_shopify  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
 from workflows.cart_recovery import CartRecoveryWorkflow  # noqa: E402
 from workflows.types import CartUpdated, RecoveryInput  # noqa: E402

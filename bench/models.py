@@ -33,12 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from channel_models.planner import LoadedModel, ModelSet, Planner  # noqa: E402
+from channel_models.policy import LoadedModel, ModelSet, Planner  # noqa: E402
 from channel_models.registry import Thresholds  # noqa: E402
 from channel_models.simulator import SyntheticShop, run_journeys  # noqa: E402
-from channel_models.training import train_models  # noqa: E402
+from channel_models.learning.training import train_models  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
-from services.store.feature_rows import FEATURES, feature_row  # noqa: E402
+from services.store.frames.feature_rows import FEATURES, feature_row  # noqa: E402
 
 OPEN = Thresholds(min_days=0, min_carts=0, min_conversions=0, min_labels=0, overdue_hours=48, stale_hours=48)
 
@@ -124,7 +124,7 @@ def write_logs(path: Path, result, target: int) -> int:
 def retrain_in_this_process(path: str) -> None:
     """Step 2 (run as `bench/models.py --retrain-only DB`): the retraining activity's work."""
     from channel_models.registry import dump_artifact
-    from services.store.training_data import load_frames
+    from services.store.frames.training_data import load_frames
 
     def clock():
         return time.perf_counter(), time.process_time()

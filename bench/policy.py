@@ -54,11 +54,11 @@ from bench.shop_loop import ShopLoop  # noqa: E402
 from bench.service_processes import cpu_seconds, embedded_dev_server, rss_mb, worker_process  # noqa: E402
 from channel_models.simulator import SyntheticShop  # noqa: E402
 from services.api.app import create_app  # noqa: E402
-from services.settings import Settings  # noqa: E402
+from services.core.settings import Settings  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
 from services.store.tables import Cart, Decision, Message, ModelVersion, Outcome  # noqa: E402
-from services.store.training_data import load_frames  # noqa: E402
-from services.worker import build_worker  # noqa: E402
+from services.store.frames.training_data import load_frames  # noqa: E402
+from services.entrypoints.worker import build_worker  # noqa: E402
 from tests.e2e.sinks import HttpSink, SmtpSink, free_port  # noqa: E402
 
 SECRET = "bench-policy-secret"
@@ -296,10 +296,10 @@ def in_process(args) -> None:
     shop's truth in memory, so it can afford samples large enough for tight intervals."""
     from datetime import timedelta
 
-    from channel_models.planner import LoadedModel, ModelSet, Planner
+    from channel_models.policy import LoadedModel, ModelSet, Planner
     from channel_models.registry import Thresholds
     from channel_models.simulator import run_journeys
-    from channel_models.training import train_models
+    from channel_models.learning.training import train_models
 
     started = time.monotonic()
     log = run_journeys(SyntheticShop(seed=11), Planner("auto", exploration=args.explore), args.learn_carts, seed=11)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from services.binaries import installed_binary
-from services.runtime import dev_server_pragma_args, die_with_parent
+from services.entrypoints.binaries import installed_binary
+from services.entrypoints.runtime import dev_server_pragma_args, die_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ async def embedded_dev_server(directory: Path) -> WorkflowEnvironment:
 def worker_process(settings: dict[str, str], log: Path):
     """`cartrecovery worker` with these CR_* settings (on top of this process's environment)."""
     with open(log, "ab") as out:
-        process = subprocess.Popen([sys.executable, "-c", "from services.cli import app; app()", "worker"],
+        process = subprocess.Popen([sys.executable, "-c", "from services.entrypoints.cli import app; app()", "worker"],
                                    cwd=ROOT, env=dict(os.environ, **settings), stdout=out, stderr=subprocess.STDOUT,
                                    preexec_fn=die_with_parent)
         try:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from services.signatures import sign_generic
+from services.core.signing import sign_generic
 
 
 @dataclass

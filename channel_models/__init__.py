@@ -1,7 +1,7 @@
 """Channel models: abandonment reason, channel masks, propensity and the rule-based planner.
 
 ``RulePolicy().plan(ctx)`` is the public entry point until trained models earn trust; the rules
-are documented in channel_models/rules.py and the modules it uses.
+are documented in channel_models/rules/rule_policy.py and the modules it uses.
 """
 
 from channel_models.context import (
@@ -13,10 +13,10 @@ from channel_models.context import (
     Reachability,
     TouchDecision,
 )
-from channel_models.eligibility import channel_masks
-from channel_models.propensity import bucket_for, self_recovery_propensity
-from channel_models.reasons import infer_reason
-from channel_models.rules import RulePolicy
+from channel_models.compliance.eligibility import channel_masks
+from channel_models.rules.propensity import bucket_for, self_recovery_propensity
+from channel_models.rules.reasons import infer_reason
+from channel_models.rules.rule_policy import RulePolicy
 
 __all__ = [
     "BUCKETS",

@@ -24,7 +24,7 @@ class CliResult:
 
 
 def _command(args: tuple[str, ...]) -> list[str]:
-    return [sys.executable, "-c", "from services.cli import app; app()", *args]
+    return [sys.executable, "-c", "from services.entrypoints.cli import app; app()", *args]
 
 
 def _environ(env: dict[str, str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from services.binaries import installed_binary
+from services.entrypoints.binaries import installed_binary
 from services.store.db import make_engine
 
 

@@ -15,17 +15,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
-from services.api import admin, clicks, customers, surveys, unsubscribe, webhooks
-from services.api import keys, login
-from services.api import dashboard, reports
-from services.api import models as model_routes
 from services.api.auth import PageAccessDenied, page_access_denied
-from services.api.pages import STATIC_DIR
-from services.api import templates as template_editor
-from services.clock import load_clock
-from services.events import GenericWebhook
-from services.journeys import Journeys
-from services.settings import Settings
+from services.api.pages import STATIC_DIR, dashboard, login
+from services.api.pages import templates as template_pages
+from services.api.routes import carts, clicks, customers, keys, models, reports, surveys, templates, unsubscribe, webhooks
+from services.core.clock import load_clock
+from services.ingest.events import GenericWebhook
+from services.ingest.journeys import Journeys
+from services.core.settings import Settings
 from services.store.db import make_engine
 
 log = logging.getLogger(__name__)
@@ -50,18 +47,10 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
         lifespan=lifespan,
     )
     app.state.settings, app.state.engine, app.state.journeys = settings, engine, None
-    app.include_router(webhooks.router)
-    app.include_router(admin.router)
-    app.include_router(reports.router)
-    app.include_router(dashboard.router)
-    app.include_router(model_routes.router)
-    app.include_router(customers.router)
-    app.include_router(unsubscribe.router)
-    app.include_router(clicks.router)
-    app.include_router(surveys.router)
-    app.include_router(keys.router)
-    app.include_router(login.router)
-    app.include_router(template_editor.router)
+    for module in (webhooks, carts, reports, dashboard, models, customers, unsubscribe, clicks, surveys, keys, login):
+        app.include_router(module.router)
+    app.include_router(templates.router)
+    app.include_router(template_pages.router)
     app.add_exception_handler(PageAccessDenied, page_access_denied)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -19,7 +19,7 @@ CSRF
   store, and useless to another session. `authenticate` checks it for every unsafe cookie request,
   so every route behind `require_role` / `require_page_role` is covered; `verify_csrf` is the same
   check as a dependency for routes with no role. Pages put `csrf_token(request)` (in templates:
-  `{{ csrf_token }}`, see services/api/pages.py) into every form. Bearer requests are exempt: no
+  `{{ csrf_token }}`, see services/api/pages/__init__.py) into every form. Bearer requests are exempt: no
   browser attaches an Authorization header by itself.
 - The sign-in form has no session yet: it is protected by a double-submit nonce in the short-lived
   cookie `cr_login` (SameSite=Strict) whose HMAC the form carries, so another site cannot sign a
@@ -40,7 +40,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 from services.api.deps import EngineDep, SettingsDep
-from services.settings import Settings
+from services.core.settings import Settings
 from services.store.api_keys import ROLES, SESSION_LIFETIME, find_active_key, find_live_session, now_utc, touch_key
 from services.store.tables import ApiKey
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.engine import Engine
 
-from services.journeys import Journeys
-from services.settings import Settings
+from services.ingest.journeys import Journeys
+from services.core.settings import Settings
 from workflows.types import ClockSpec
 
 

@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from channel_models import BUCKETS, REASONS
 from services.reports.carts import Tally, cart_counts, median_time_to_recovery
-from services.reports.model_status import model_status
+from services.reports.policies import model_status
 from services.reports.scope import ReportScope
 from services.reports.stats import lift, rate, ratio
 from services.reports.touches import TouchTally, parse_template, touch_counts

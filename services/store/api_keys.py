@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlmodel import Session, select
 
-from services.clock import utc
+from services.core.clock import utc
 from services.store.tables import ApiKey, WebSession
 
 ROLES = ("viewer", "editor", "admin")

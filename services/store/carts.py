@@ -10,8 +10,8 @@ from decimal import Decimal
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from services.clock import utc
-from services.events import BehaviorSignal, CartEvent, OrderEvent
+from services.core.clock import utc
+from services.ingest.events import BehaviorSignal, CartEvent, OrderEvent
 from services.store.customers import find_customer_id, record_consents, upsert_customer
 from services.store.prepared import run
 from services.store.tables import BehaviorSignalRow, Cart, CartAlias, Order

@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from services.clock import utc
-from services.contacts import normalize_email, normalize_phone
-from services.events import ConsentChange, Contact as ContactIn
+from services.core.clock import utc
+from services.core.contacts import normalize_email, normalize_phone
+from services.ingest.events import ConsentChange, Contact as ContactIn
 from services.store.prepared import run
 from services.store.tables import ConsentRecord, Contact, Customer
 

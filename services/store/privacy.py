@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, delete, select
 
-from services.events import Contact as ContactIn
+from services.ingest.events import Contact as ContactIn
 from services.store.customers import find_customer
 from services.store.tables import Cart, CartAlias, ConsentRecord, Contact, Customer, Message, Order
 

@@ -1,7 +1,7 @@
 """SQLModel tables. Personal data lives here and only here (customers, contacts, cart items).
 
 Money is stored in minor units (`*_cents`) so sums are exact on SQLite and PostgreSQL alike.
-Times are UTC on the service clock (see services/clock.py).
+Times are UTC on the service clock (see services/core/clock.py).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class Cart(SQLModel, table=True):
     # features.snapshot of the context the first touch is planned in, taken at abandonment for
     # every cart (holdout carts have no decision): the propensity model's training rows
     features: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
-    feature_row: str | None = None  # the same snapshot flat, for fast loading (services/store/feature_rows.py)
+    feature_row: str | None = None  # the same snapshot flat, for fast loading (services/store/frames/feature_rows.py)
 
 
 class CartAlias(SQLModel, table=True):
@@ -155,7 +155,7 @@ class Decision(SQLModel, table=True):
     blocked: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     explanation: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     features: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    feature_row: str | None = None  # `features` flat, for fast loading (services/store/feature_rows.py)
+    feature_row: str | None = None  # `features` flat, for fast loading (services/store/frames/feature_rows.py)
     # the bandit's view (channel_models.actions): the chosen action's index (null for a stop or a
     # policy that names none), every index the masks allowed, and the model version ids behind
     # the choice (kind -> model_versions.id)
@@ -166,7 +166,7 @@ class Decision(SQLModel, table=True):
     )
     model_versions: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'")))
     # with a learned policy deciding: the action the rule prior would have taken (its shadow), so
-    # retraining can tell when the policy fell below the rules (channel_models.policy_training)
+    # retraining can tell when the policy fell below the rules (channel_models.learning.policy_training)
     rule_action: int | None = None
 
 
@@ -200,7 +200,7 @@ class Message(SQLModel, table=True):
     provider_result: str | None = Field(default=None, max_length=1000)
     created_at: datetime
     sent_at: datetime | None = None
-    clicked_at: datetime | None = None  # first click on the message's tracked link (services/click_links.py)
+    clicked_at: datetime | None = None  # first click on the message's tracked link (services/messaging/click_links.py)
 
 
 class MessageTemplate(SQLModel, table=True):
@@ -328,7 +328,7 @@ class WebhookReceipt(SQLModel, table=True):
 
 
 class ServiceClock(SQLModel, table=True):
-    """Anchor of the service clock shared by API processes (see services/clock.py)."""
+    """Anchor of the service clock shared by API processes (see services/core/clock.py)."""
 
     __tablename__ = "service_clock"
 

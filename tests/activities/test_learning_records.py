@@ -12,20 +12,20 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from activities.plan_context import build_plan_context
+from services.model_ops.plan_context import build_plan_context
 from activities.planning import PlanningActivities
 from activities.recording import RecordingActivities
 from channel_models import RulePolicy
-from channel_models.features import FEATURE_NAMES, encode_row, snapshot
-from channel_models.rules import POLICY_NAME
-from services.events import CartEvent, Contact
-from services.ingest import store_event
-from services.settings import Settings
+from channel_models.learning.features import FEATURE_NAMES, encode_row, snapshot
+from channel_models.rules.rule_policy import POLICY_NAME
+from services.ingest.events import CartEvent, Contact
+from services.ingest.intake import store_event
+from services.core.settings import Settings
 from services.store.carts import cart_key
-from services.store.feature_rows import feature_row
-from services.store.reason_labels import record_survey_answer, template_reason
+from services.store.frames.feature_rows import feature_row
+from services.store.frames.reason_labels import record_survey_answer, template_reason
 from services.store.tables import Cart, Decision, Message, ReasonLabel
-from services.store.training_data import load_frames
+from services.store.frames.training_data import load_frames
 from workflows.types import AbandonmentRecord, OutcomeRecord, PlanRequest
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)

@@ -1,4 +1,4 @@
-"""The planner's view of a cart (activities/plan_context.py) on SQLite and PostgreSQL: traffic
+"""The planner's view of a cart (services/model_ops/plan_context.py) on SQLite and PostgreSQL: traffic
 source, the customer's events in the feature window and per-channel engagement on earlier carts."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session
 
-from activities.plan_context import build_plan_context
-from channel_models.features import snapshot
-from services.events import CartEvent, Contact, OrderEvent
-from services.ingest import store_event
-from services.settings import Settings
+from services.model_ops.plan_context import build_plan_context
+from channel_models.learning.features import snapshot
+from services.ingest.events import CartEvent, Contact, OrderEvent
+from services.ingest.intake import store_event
+from services.core.settings import Settings
 from services.store.carts import cart_key
 from services.store.tables import Cart, Decision, Message, Outcome
 

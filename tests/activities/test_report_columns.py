@@ -12,9 +12,9 @@ from sqlmodel import Session
 from activities.planning import PlanningActivities
 from activities.recording import RecordingActivities
 from channel_models import RulePolicy
-from services.events import CartEvent, Contact
-from services.ingest import store_event
-from services.settings import Settings
+from services.ingest.events import CartEvent, Contact
+from services.ingest.intake import store_event
+from services.core.settings import Settings
 from services.store.carts import cart_key
 from services.store.tables import Cart, Decision, Message
 from workflows.types import OutcomeRecord, PlanRequest

@@ -16,9 +16,9 @@ from sqlmodel import Session
 from temporalio.testing import ActivityEnvironment
 
 from activities.sending import SendingActivities
-from services.events import CartEvent, ConsentChange, ConsentEvent, Contact, LineItem, PrivacyRequest
-from services.ingest import store_event
-from services.settings import Settings
+from services.ingest.events import CartEvent, ConsentChange, ConsentEvent, Contact, LineItem, PrivacyRequest
+from services.ingest.intake import store_event
+from services.core.settings import Settings
 from services.store.carts import cart_key
 from services.store.db import make_engine
 from services.store.tables import Decision, Message

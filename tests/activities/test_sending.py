@@ -13,11 +13,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.sending import SendingActivities
-from services.click_links import make_click_token
-from services.delivery import Delivered, DeliveryError
-from services.events import CartEvent, ConsentChange, ConsentEvent, Contact, LineItem
-from services.ingest import store_event
-from services.settings import Settings
+from services.messaging.click_links import make_click_token
+from services.messaging.delivery import Delivered, DeliveryError
+from services.ingest.events import CartEvent, ConsentChange, ConsentEvent, Contact, LineItem
+from services.ingest.intake import store_event
+from services.core.settings import Settings
 from services.store.carts import cart_key
 from services.store.tables import Decision, Message
 from workflows.types import SendRequest

@@ -11,7 +11,7 @@ from test_sending import FakeDelivery, cart_with_decision, request, settings
 
 from activities.sending import SendingActivities
 from services.store.tables import Customer, Message, MessageTemplate
-from services.templates_store import active_version, ensure_seeded, save_version
+from services.messaging.templates_store import active_version, ensure_seeded, save_version
 
 
 def send(engine, cfg, key, decision):

@@ -15,15 +15,15 @@ from sqlmodel import Session, col, select
 from temporalio.testing import ActivityEnvironment
 
 from activities.training import TrainingActivities
-from channel_models.training import Candidate, train_models
+from channel_models.learning.training import Candidate, train_models
 from channel_models.actions import action_index
 from channel_models.context import PlanContext, Reachability
-from channel_models.features import encode_frame, snapshot
-from services.model_cache import CachedPlanner, ModelCache, load_version
-from services.models_overview import kind_status, service_now
-from services.settings import Settings
+from channel_models.learning.features import encode_frame, snapshot
+from services.model_ops.model_cache import CachedPlanner, ModelCache, load_version
+from services.model_ops.overview import kind_status, service_now
+from services.core.settings import Settings
 from services.store.tables import Cart, Decision, Message, ModelVersion, Outcome, ReasonLabel
-from services.store.training_data import load_frames
+from services.store.frames.training_data import load_frames
 from tests.channel_models.planner_builders import make_ctx
 from workflows.types import RetrainRequest, TrainingFailure
 

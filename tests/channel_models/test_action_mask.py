@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 from planner_builders import ABANDONED, make_ctx, reachable_everywhere
 
 from channel_models import Reachability, RulePolicy
-from channel_models.action_mask import (
+from channel_models.compliance.action_mask import (
     AFTER_DEADLINE, action_mask, allowed_actions, held_send_at,
 )
 from channel_models.actions import ACTIONS, action_index

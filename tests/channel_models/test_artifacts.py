@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-import channel_models.artifacts as artifacts
+import channel_models.registry.artifacts as artifacts
 from channel_models.context import REASONS
-from channel_models.propensity_model import PropensityModel
-from channel_models.reason_model import ReasonClassifier
+from channel_models.learning.propensity_model import PropensityModel
+from channel_models.learning.reason_model import ReasonClassifier
 from channel_models.registry import (
     ArtifactError,
     ArtifactIntegrityError,

@@ -6,8 +6,8 @@ import skops.io as sio
 from sklearn.base import clone
 
 from channel_models.actions import ACTIONS, action_index
-from channel_models.bandit import ACTION_FEATURE_NAMES, ACTION_FEATURES, RewardModel
-from channel_models.features import FEATURE_NAMES
+from channel_models.learning.reward_model import ACTION_FEATURE_NAMES, ACTION_FEATURES, RewardModel
+from channel_models.learning.features import FEATURE_NAMES
 
 F = len(FEATURE_NAMES)
 SMS, EMAIL = action_index("sms", 1.0, None), action_index("email", 1.0, None)

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from channel_models.caps import cap_block, cap_lifts_at, earliest_send_time
+from channel_models.compliance.caps import cap_block, cap_lifts_at, earliest_send_time
 from channel_models.context import CHANNELS
-from channel_models.rule_packs import journey_limit
+from channel_models.compliance.rule_packs import journey_limit
 
 UTC = timezone.utc
 AT = datetime(2026, 6, 10, 15, 0, tzinfo=UTC)

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from channel_models.evaluation import (
+from channel_models.learning.evaluation import (
     Estimate, auc, brier, calibration_error, doubly_robust, dr_terms, mean_interval,
     paired_difference, policy_action_probs, snips,
 )

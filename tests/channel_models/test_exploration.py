@@ -8,9 +8,9 @@ from planner_builders import ABANDONED, make_ctx
 from scipy.stats import chisquare
 
 from channel_models import RulePolicy, TouchDecision
-from channel_models.action_mask import action_mask
+from channel_models.compliance.action_mask import action_mask
 from channel_models.actions import ACTIONS
-from channel_models.exploration import ExploringPolicy, epsilon_greedy, exploration_draws
+from channel_models.rules.exploration import ExploringPolicy, epsilon_greedy, exploration_draws
 
 
 def second_touch(**overrides):

@@ -7,13 +7,13 @@ import pytest
 from planner_builders import ABANDONED, make_ctx
 
 from channel_models import Reachability
-from channel_models.action_mask import action_mask
+from channel_models.compliance.action_mask import action_mask
 from channel_models.actions import ACTIONS, action_index
-from channel_models.bandit import RewardModel
-from channel_models.features import FEATURE_NAMES, snapshot
-from channel_models.learned_policy import LearnedPolicy, rule_propensity
-from channel_models.planner import LoadedModel, ModelSet
-from channel_models.propensity import self_recovery_propensity
+from channel_models.learning.reward_model import RewardModel
+from channel_models.learning.features import FEATURE_NAMES, snapshot
+from channel_models.learning.learned_policy import LearnedPolicy, rule_propensity
+from channel_models.policy import LoadedModel, ModelSet
+from channel_models.rules.propensity import self_recovery_propensity
 
 EMAIL_1H = action_index("email", 1.0, None)
 

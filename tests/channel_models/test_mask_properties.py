@@ -9,16 +9,16 @@ from hypothesis import strategies as st
 from planner_builders import ABANDONED
 
 from channel_models import CHANNELS, INCENTIVES, PlanContext, Reachability, RulePolicy
-from channel_models.action_mask import NO_INCENTIVE_BUCKETS, action_mask
+from channel_models.compliance.action_mask import NO_INCENTIVE_BUCKETS, action_mask
 from channel_models.actions import ACTIONS
-from channel_models.bandit import RewardModel
-from channel_models.compliance import held_until
-from channel_models.eligibility import blocked_because
-from channel_models.exploration import ExploringPolicy
-from channel_models.features import FEATURE_NAMES
-from channel_models.fixed_flow import FixedFlowPolicy
-from channel_models.learned_policy import LearnedPolicy
-from channel_models.planner import LoadedModel, ModelSet
+from channel_models.learning.reward_model import RewardModel
+from channel_models.compliance.send_window import held_until
+from channel_models.compliance.eligibility import blocked_because
+from channel_models.rules.exploration import ExploringPolicy
+from channel_models.learning.features import FEATURE_NAMES
+from channel_models.rules.fixed_flow import FixedFlowPolicy
+from channel_models.learning.learned_policy import LearnedPolicy
+from channel_models.policy import LoadedModel, ModelSet
 
 SIGNALS = ("shipping_page_view", "price_sort", "coupon_attempt", "add_remove", "payment_failed", "slow_page")
 ZONES = ("America/New_York", "America/Los_Angeles", "Europe/Berlin", "Asia/Tokyo",

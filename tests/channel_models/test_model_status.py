@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from channel_models.registry import ACTIVE, ALERT, LEARNING, MODEL_KINDS, DataFacts, Thresholds, model_status
-from services.settings import Settings
+from services.core.settings import Settings
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 LIMITS = Thresholds(min_days=14, min_carts=1000, min_conversions=50, min_labels=200, overdue_hours=48, stale_hours=48)

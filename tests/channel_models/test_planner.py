@@ -7,9 +7,9 @@ from planner_builders import ABANDONED, make_ctx
 
 from channel_models import RulePolicy
 from channel_models.actions import ACTIONS
-from channel_models.exploration import ExploringPolicy
-from channel_models.learned_policy import LearnedPolicy
-from channel_models.planner import InformedRulePolicy, LoadedModel, ModelSet, Planner
+from channel_models.rules.exploration import ExploringPolicy
+from channel_models.learning.learned_policy import LearnedPolicy
+from channel_models.policy import InformedRulePolicy, LoadedModel, ModelSet, Planner
 
 
 class CountingRewardModel:

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 
 from channel_models.actions import ACTIONS, action_index
-from channel_models.bandit import RewardModel
-from channel_models.features import encode_frame
-from channel_models.learned_policy import LearnedPolicy
-from channel_models.planner import LoadedModel, ModelSet
-from channel_models.policy_training import train_policy
+from channel_models.learning.reward_model import RewardModel
+from channel_models.learning.features import encode_frame
+from channel_models.learning.learned_policy import LearnedPolicy
+from channel_models.policy import LoadedModel, ModelSet
+from channel_models.learning.policy_training import train_policy
 
 START = datetime(2025, 3, 1, tzinfo=timezone.utc)
 FAST = {"max_iter": 40}

@@ -4,7 +4,7 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 from channel_models.context import BUCKETS
-from channel_models.propensity_model import PropensityModel
+from channel_models.learning.propensity_model import PropensityModel
 
 
 def planted(n: int, seed: int, shift_recent: float = 0.0):

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from channel_models.context import CHANNELS
-from channel_models.quiet_hours import explain, is_quiet, next_allowed_time
-from channel_models.rule_packs import RULES, channel_rule, journey_limit, load_rule_packs
+from channel_models.compliance.quiet_hours import explain, is_quiet, next_allowed_time
+from channel_models.compliance.rule_packs import RULES, channel_rule, journey_limit, load_rule_packs
 
 UTC = timezone.utc
 

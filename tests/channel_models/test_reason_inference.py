@@ -1,7 +1,7 @@
 import pytest
 
 from channel_models import infer_reason
-from channel_models.reasons import OTHER_CONFIDENCE
+from channel_models.rules.reasons import OTHER_CONFIDENCE
 
 
 @pytest.mark.parametrize(

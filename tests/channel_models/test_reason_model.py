@@ -5,7 +5,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from channel_models.context import REASONS
-from channel_models.reason_model import ReasonClassifier
+from channel_models.learning.reason_model import ReasonClassifier
 
 
 def planted(n: int, seed: int, reasons=REASONS):

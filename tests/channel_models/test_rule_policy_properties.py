@@ -7,7 +7,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from planner_builders import ABANDONED
 
-from channel_models.compliance import send_times
+from channel_models.compliance.send_window import send_times
 from channel_models import (
     BUCKETS,
     CHANNELS,
@@ -17,8 +17,8 @@ from channel_models import (
     RulePolicy,
     channel_masks,
 )
-from channel_models.reasons import infer_reason
-from channel_models.timing import plan_send_time, touch_delay
+from channel_models.rules.reasons import infer_reason
+from channel_models.rules.timing import plan_send_time, touch_delay
 
 POLICY = RulePolicy()
 SIGNALS = (

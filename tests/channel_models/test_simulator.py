@@ -12,16 +12,16 @@ import pytest
 
 from channel_models.actions import ACTIONS
 from channel_models.context import REASONS, TouchDecision
-from channel_models.features import snapshot
-from channel_models.fixed_flow import FixedFlowPolicy
-from channel_models.rules import RulePolicy
+from channel_models.learning.features import snapshot
+from channel_models.rules.fixed_flow import FixedFlowPolicy
+from channel_models.rules.rule_policy import RulePolicy
 from channel_models.simulator import (
     SyntheticShop,
     in_holdout,
     oracle_policy,
     run_journeys,
 )
-from services.events import GenericWebhook
+from services.ingest.events import GenericWebhook
 from tests.channel_models.planner_builders import make_ctx
 from workflows.cart_recovery import in_holdout as workflow_in_holdout
 
@@ -104,7 +104,7 @@ def test_drawn_responses_and_organic_returns_match_their_probabilities():
 
 
 def test_signals_are_noisy_evidence_of_the_reason():
-    from channel_models.reasons import infer_reason
+    from channel_models.rules.reasons import infer_reason
 
     right = sum(infer_reason(s.signal_counts, s.stage)[0] == s.reason for s in SHOPPERS) / len(SHOPPERS)
     assert 0.55 < right < 0.9  # informative, not a giveaway: a learned classifier has room
@@ -243,7 +243,7 @@ class PreferLateActions:
 
 
 def test_decisions_of_a_learned_policy_log_the_rule_priors_shadow_action():
-    from channel_models.planner import LoadedModel, ModelSet, Planner
+    from channel_models.policy import LoadedModel, ModelSet, Planner
 
     learned = run_journeys(SHOP, Planner("auto", ModelSet(policy=LoadedModel(1, 1, PreferLateActions())), exploration=0.0), 300)
     rules = run_journeys(SHOP, Planner("auto", exploration=0.1), 300)

@@ -14,9 +14,9 @@ from threadpoolctl import threadpool_limits
 
 from channel_models.actions import ACTIONS
 from channel_models.context import BUCKETS, CHANNELS, REASONS
-from channel_models.features import SIGNALS, encode_frame
+from channel_models.learning.features import SIGNALS, encode_frame
 from channel_models.registry import DataFacts, Thresholds, dump_artifact, load_artifact
-from channel_models.training import label_features, time_split, train_models
+from channel_models.learning.training import label_features, time_split, train_models
 
 START = pd.Timestamp("2025-03-01", tz="UTC")
 DAYS = 40
@@ -199,7 +199,7 @@ def test_policy_training_gets_the_time_split_and_is_gated(frames, monkeypatch):
                     lift=min_incentive_lift, reward=reward, confidence=confidence, propensity_model=propensity_model)
         return SimpleNamespace(model={"weights": np.ones(3)}, metrics={"dr_lift_low": 0.01}, promote=True, why="DR +")
 
-    monkeypatch.setitem(sys.modules, "channel_models.policy_training", SimpleNamespace(train_policy=fake_train_policy))
+    monkeypatch.setitem(sys.modules, "channel_models.learning.policy_training", SimpleNamespace(train_policy=fake_train_policy))
     active = {"policy": Loaded(7, 2, None, {})}
     enough = {"policy": DataFacts(first_abandoned_at=NOW - timedelta(days=30), carts=10**4, conversions=10**3)}
     candidates = train(decisions, carts, labels.head(0), active=active, seed=5, facts_by_kind=enough)
@@ -217,7 +217,7 @@ def test_policy_training_gets_the_time_split_and_is_gated(frames, monkeypatch):
 
 
 def test_the_real_policy_trainer_is_seeded_and_survives_storage(frames):
-    pytest.importorskip("channel_models.policy_training")
+    pytest.importorskip("channel_models.learning.policy_training")
     decisions, carts, _ = frames
     decisions = decisions.head(800)  # enough to fit and evaluate; the runtime is the reward model's
     with threadpool_limits(limits=1, user_api="openmp"):  # OpenMP threads crawl on a busy 2-core box
@@ -231,8 +231,8 @@ def test_the_real_policy_trainer_is_seeded_and_survives_storage(frames):
 
 
 def test_the_calibration_allowance_is_what_chance_gives_a_perfect_model():
-    from channel_models.evaluation import calibration_error
-    from channel_models.training import _calibration_noise
+    from channel_models.learning.evaluation import calibration_error
+    from channel_models.learning.training import _calibration_noise
 
     rng = np.random.default_rng(3)
     p = 1 / (1 + np.exp(-rng.normal(-0.8, 1.0, 600)))

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from channel_models.variants import MIN_SENDS, VariantStats, choose_variant, probability_best
+from channel_models.learning.variants import MIN_SENDS, VariantStats, choose_variant, probability_best
 
 
 def test_a_single_variant_gets_every_message():

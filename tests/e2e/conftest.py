@@ -13,11 +13,11 @@ import uvicorn
 from sqlmodel import Session, select
 
 from services.api.app import create_app
-from services.settings import Settings
-from services.signatures import sign_generic, sign_shopify
+from services.core.settings import Settings
+from services.core.signing import sign_generic, sign_shopify
 from services.store.db import make_engine
 from services.store.tables import Message
-from services.worker import build_worker
+from services.entrypoints.worker import build_worker
 from tests.e2e.sinks import HttpSink, SmtpSink, free_port
 
 SHOPIFY_SECRET = "shopify-test-secret"

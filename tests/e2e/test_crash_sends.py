@@ -31,9 +31,9 @@ import uvicorn
 from sqlmodel import Session, select
 
 from services.api.app import create_app
-from services.journeys import workflow_id
-from services.settings import Settings
-from services.signatures import sign_generic
+from services.ingest.journeys import workflow_id
+from services.core.settings import Settings
+from services.core.signing import sign_generic
 from services.store.db import make_engine
 from services.store.tables import Cart, Message
 from tests.e2e.crash_harness import KillingHttpSink, KillingSmtpSink, WorkerPool, morning_zone, timeline_summary
@@ -57,7 +57,7 @@ WORKERS = 2  # worker processes polling at any time; one of them is killed at a 
 
 
 def touch_id(wf_id: str, touch: int) -> str:
-    """What the product sends as X-Cartrecovery-Touch / Idempotency-Key (services/delivery.py)."""
+    """What the product sends as X-Cartrecovery-Touch / Idempotency-Key (services/messaging/delivery.py)."""
     return hashlib.sha256(f"{wf_id}/{touch}".encode()).hexdigest()[:32]
 
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from services.click_links import read_click_token
+from services.messaging.click_links import read_click_token
 from tests.fixtures import shopify_fixture
 from tests.e2e.sinks import eventually
 
@@ -24,7 +24,7 @@ def body_text(message) -> str:
 
 
 def tracked_link(service, text: str) -> str:
-    """The message's cart link: the service's click-tracking URL (services/click_links.py)."""
+    """The message's cart link: the service's click-tracking URL (services/messaging/click_links.py)."""
     found = re.findall(re.escape(service.settings.public_url) + r"/c/[A-Za-z0-9_.-]+", text)
     assert found, "no tracked cart link in the message"
     return found[0]

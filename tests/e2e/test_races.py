@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.clock import load_clock
-from services.unsubscribe import make_token
+from services.core.clock import load_clock
+from services.messaging.unsubscribe import make_token
 from tests.e2e.crash_harness import morning_zone
 
 pytestmark = pytest.mark.e2e

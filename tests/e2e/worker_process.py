@@ -4,7 +4,7 @@
 
 The process imports the worker's code once (about 2 s of CPU) and then serves as a fork server:
 every line `spawn` on stdin forks a worker process, which connects to Temporal, builds the worker
-with `services.worker.build_worker` and polls until it is killed. Starting a replacement for a
+with `services.entrypoints.worker.build_worker` and polls until it is killed. Starting a replacement for a
 killed worker then costs milliseconds instead of seconds of imports. Settings come from the `CR_*`
 environment (never from a `.env` file); `CR_TEMPORAL_ADDRESS` is the dev server and
 `CR_E2E_LOG_DIR` where each worker writes its log.
@@ -41,10 +41,10 @@ def _reap(_signum, _frame) -> None:
 
 
 async def _run_worker() -> None:
-    from services.runtime import connect
-    from services.settings import Settings
+    from services.entrypoints.runtime import connect
+    from services.core.settings import Settings
     from services.store.db import make_engine
-    from services.worker import build_worker
+    from services.entrypoints.worker import build_worker
 
     settings = Settings(_env_file=None)
     engine = make_engine(settings.database_url, create=False)
@@ -72,10 +72,10 @@ def _child(log_dir: str) -> None:
 
 def main() -> None:
     # Everything a worker imports, imported once here (no threads are running yet: fork is safe).
-    import services.runtime  # noqa: F401
-    import services.settings  # noqa: F401
+    import services.entrypoints.runtime  # noqa: F401
+    import services.core.settings  # noqa: F401
     import services.store.db  # noqa: F401
-    import services.worker  # noqa: F401
+    import services.entrypoints.worker  # noqa: F401
 
     log_dir = os.environ.get("CR_E2E_LOG_DIR", ".")
     signal.signal(signal.SIGCHLD, _reap)

@@ -7,7 +7,7 @@ import pytest
 from message_templates import TemplateRenderer
 from message_templates.checks import REASONS, check_sources, worst_case_samples
 from message_templates.renderer import CHANNELS
-from services.templates_store import packaged_sources
+from services.messaging.templates_store import packaged_sources
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,9 @@ from sqlmodel import Session
 
 from message_templates import TemplateError, TemplateRenderer, sample_context
 from services.api.app import create_app
-from services.settings import Settings
+from services.core.settings import Settings
 from services.store.api_keys import create_key
-from services.templates_store import active_version
+from services.messaging.templates_store import active_version
 
 # CVE-2025-27516 (fixed in 3.1.6): |attr fetched str.format around the sandbox's format check.
 CVE_2025_27516 = '{{ ("{0.__class__.__mro__}"|attr("format"))(1) }}'

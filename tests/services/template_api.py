@@ -12,10 +12,10 @@ import pytest
 from sqlmodel import Session
 
 from services.api.app import create_app
-from services.delivery import Delivered
-from services.settings import Settings
+from services.messaging.delivery import Delivered
+from services.core.settings import Settings
 from services.store.api_keys import create_key
-from services.templates_store import active_version
+from services.messaging.templates_store import active_version
 
 ADMIN = "admin-key-0123456789"
 OPT_OUT = "Reply STOP to opt out"

@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
 from services.api.app import create_app
-from services.settings import Settings
+from services.core.settings import Settings
 from services.store.api_keys import create_key
 from services.store.model_versions import record_version
 from tests.workflows.test_retraining import Script

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from template_api import OPT_OUT, active, api, auth, browser_session, save, template_id  # noqa: F401 (api: fixture)
 
 from services.store.tables import Cart, Decision, Message, Outcome
-from services.templates_store import packaged_sources
+from services.messaging.templates_store import packaged_sources
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 

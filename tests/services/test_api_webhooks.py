@@ -14,9 +14,9 @@ from sqlmodel import Session, func, select
 from temporalio.client import Client
 
 from services.api.app import create_app
-from services.settings import Settings
-from services.signatures import sign_generic, sign_shopify
-from services.journeys import workflow_id
+from services.core.settings import Settings
+from services.core.signing import sign_generic, sign_shopify
+from services.ingest.journeys import workflow_id
 from services.store.carts import cart_key
 from services.store.tables import Cart
 from tests.fixtures import shopify_fixture
@@ -197,7 +197,7 @@ async def test_database_down_is_503(tmp_path, dev_env):
     broken = create_engine(f"sqlite:///{tmp_path}/missing-dir/app.db")
     app = create_app(settings_for(tmp_path), engine=broken, client=dev_env.client)
     from workflows.types import ClockSpec
-    from services.journeys import Journeys
+    from services.ingest.journeys import Journeys
 
     app.state.clock = ClockSpec()
     app.state.journeys = Journeys(dev_env.client, app.state.settings, app.state.clock)

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from services.api.app import create_app
 from services.api.auth import ROLES, EditorPageDep
-from services.settings import Settings
+from services.core.settings import Settings
 from services.store.api_keys import create_key, hash_secret, now_utc
 from services.store.tables import ApiKey, WebSession
 

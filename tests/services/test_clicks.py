@@ -1,4 +1,4 @@
-"""Tracked cart links (services/click_links.py, GET /c/{token}) through the real app, on SQLite
+"""Tracked cart links (services/messaging/click_links.py, GET /c/{token}) through the real app, on SQLite
 and PostgreSQL: the first click is recorded and the shopper lands on the cart; a bad link is a
 404 page, never an error."""
 
@@ -12,12 +12,12 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from activities.message_context import build_message_context
+from services.messaging.message_context import build_message_context
 from services.api.app import create_app
-from services.click_links import make_click_token, read_click_token
-from services.events import CartEvent, Contact
-from services.ingest import store_event
-from services.settings import Settings
+from services.messaging.click_links import make_click_token, read_click_token
+from services.ingest.events import CartEvent, Contact
+from services.ingest.intake import store_event
+from services.core.settings import Settings
 from services.store.carts import cart_key
 from services.store.tables import Cart, Decision, Message
 

@@ -1,4 +1,4 @@
-"""Feature rows (services/store/feature_rows.py) on SQLite and PostgreSQL: a snapshot read back
+"""Feature rows (services/store/frames/feature_rows.py) on SQLite and PostgreSQL: a snapshot read back
 from its flat row, from a row of another layout, or from its JSON alone gives the same columns."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 from sqlmodel import Session
 
 from channel_models.context import CHANNELS, PlanContext, Reachability
-from channel_models.features import snapshot
-from services.store.feature_rows import FEATURES, feature_row
+from channel_models.learning.features import snapshot
+from services.store.frames.feature_rows import FEATURES, feature_row
 from services.store.tables import Cart, Decision, Outcome
-from services.store.training_data import load_frames
+from services.store.frames.training_data import load_frames
 
 T0 = datetime(2026, 2, 1, 8, 0, tzinfo=timezone.utc)
 ODD_DEVICES = [None, "mobile", 'pixel "8", pro', "tab\nlet", "ünïcode 📱", "null", "nan", ",", '"', "a,b,\"c\"\n,d"]

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from sqlmodel import Session
 
-from channel_models.propensity_model import PropensityModel
+from channel_models.learning.propensity_model import PropensityModel
 from channel_models.registry import dump_artifact, library_versions
-from services.model_cache import CachedPlanner, ModelCache
-from services.settings import Settings
+from services.model_ops.model_cache import CachedPlanner, ModelCache
+from services.core.settings import Settings
 from services.store.model_versions import record_failure, record_version
 from tests.channel_models.planner_builders import make_ctx
 
@@ -81,7 +81,7 @@ def test_promotion_is_picked_up_after_the_refresh_interval_and_predicts_the_same
 
 
 def test_unchanged_versions_are_not_loaded_again(sqlite_engine, tmp_path, monkeypatch):
-    import services.model_cache as module
+    import services.model_ops.model_cache as module
 
     settings, clock = settings_for(tmp_path), Clock()
     promote(sqlite_engine, fitted_model()[0], settings.signing_key())

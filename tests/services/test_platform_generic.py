@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pytest
 
-from services.events import BehaviorSignal, CartEvent, GenericWebhook, OrderEvent, PrivacyRequest
-from services.platforms import PayloadError
-from services.platforms.generic import parse
+from services.ingest.events import BehaviorSignal, CartEvent, GenericWebhook, OrderEvent, PrivacyRequest
+from services.ingest.platforms import PayloadError
+from services.ingest.platforms.generic import parse
 
 
 def field_errors(payload) -> dict[str, str]:

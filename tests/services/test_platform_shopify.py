@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.events import CartEvent, ConsentEvent, Ignored, OrderEvent, PrivacyRequest
-from services.platforms import PayloadError
-from services.platforms.shopify import SHOPIFY_TOPICS, parse
+from services.ingest.events import CartEvent, ConsentEvent, Ignored, OrderEvent, PrivacyRequest
+from services.ingest.platforms import PayloadError
+from services.ingest.platforms.shopify import SHOPIFY_TOPICS, parse
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
 

@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import Session
 
 from services.api.app import create_app
-from services.settings import Settings
+from services.core.settings import Settings
 from services.store.api_keys import create_key
 from tests.cli import run_cli_sync
 from tests.services.report_rows import fixture_rows, insert

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.settings import Settings
-from services.worker import build_worker
+from services.core.settings import Settings
+from services.entrypoints.worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 

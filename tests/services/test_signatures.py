@@ -4,7 +4,7 @@ import hmac
 
 import pytest
 
-from services.signatures import generic_signature_valid, shopify_hmac_valid, sign_generic, sign_shopify
+from services.core.signing import generic_signature_valid, shopify_hmac_valid, sign_generic, sign_shopify
 
 SECRET = "shpss_test_secret"
 BODY = b'{"token":"123123123","total_price":"421.88"}'

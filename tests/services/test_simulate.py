@@ -8,10 +8,10 @@ import httpx
 from rich.console import Console
 
 from channel_models.simulator import SyntheticShop
-from services.events import GenericWebhook
-from services.settings import Settings
-from services.signatures import generic_signature_valid
-from services.simulate import MAX_ORDER_WAIT_S, order_delays, run_simulation
+from services.ingest.events import GenericWebhook
+from services.core.settings import Settings
+from services.core.signing import generic_signature_valid
+from services.entrypoints.simulate import MAX_ORDER_WAIT_S, order_delays, run_simulation
 
 SECRET = "generic-secret"
 

@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, SQLModel, select
 
-from services.clock import load_clock, to_ts
-from services.events import (
+from services.core.clock import load_clock, to_ts
+from services.ingest.events import (
     BehaviorSignal,
     CartEvent,
     ConsentChange,
@@ -22,8 +22,8 @@ from services.events import (
     OrderEvent,
     PrivacyRequest,
 )
-from services.ingest import already_received, store_event
-from services.settings import Settings
+from services.ingest.intake import already_received, store_event
+from services.core.settings import Settings
 from services.store.carts import cart_key
 from services.store.customers import current_consent
 from services.store.tables import (

@@ -12,9 +12,9 @@ import pytest
 from sqlmodel import Session, select
 
 from services.api.app import create_app
-from services.events import CartEvent
-from services.ingest import store_event
-from services.settings import Settings
+from services.ingest.events import CartEvent
+from services.ingest.intake import store_event
+from services.core.settings import Settings
 from services.store.api_keys import create_key
 from services.store.carts import cart_key
 from services.store.tables import ReasonLabel

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from message_templates.renderer import CHANNELS
 from services.store.tables import Cart, Decision, Message, MessageTemplate, Outcome
-from services.templates_store import (
+from services.messaging.templates_store import (
     ACTIVE,
     ARCHIVED,
     DRAFT,

@@ -1,4 +1,4 @@
-"""The training frames and data facts from the database (services/store/training_data.py), on
+"""The training frames and data facts from the database (services/store/frames/training_data.py), on
 SQLite and PostgreSQL, over a hand-built set of journeys whose every reward is known."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 from sqlmodel import Session
 
 from channel_models.context import PlanContext
-from channel_models.features import encode_frame, encode_row, snapshot
-from services.store.feature_rows import feature_row
+from channel_models.learning.features import encode_frame, encode_row, snapshot
+from services.store.frames.feature_rows import feature_row
 from services.store.model_versions import record_failure, record_version
 from services.store.tables import Cart, Decision, Message, ModelVersion, Order, Outcome, ReasonLabel
-from services.store.training_data import data_facts, load_frames
+from services.store.frames.training_data import data_facts, load_frames
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=timezone.utc)
 H = timedelta(hours=1)
@@ -270,7 +270,7 @@ def test_data_facts_refuses_an_unknown_kind(engine):
 
 def test_frames_have_the_simulators_columns_and_dtypes(journeys):
     """Training cannot tell recorded data from simulated data (docs/MODELS.md, Frames)."""
-    from channel_models._sim_result import SimulationResult
+    from channel_models.simulator.result import SimulationResult
 
     loaded, simulated = load_frames(journeys), SimulationResult()
     for name in ("decisions", "carts", "labels"):

@@ -13,7 +13,7 @@ import uvicorn
 from playwright.async_api import async_playwright
 
 from services.api.app import create_app
-from services.settings import Settings
+from services.core.settings import Settings
 from services.store.db import make_engine
 from tests.e2e.sinks import free_port
 

@@ -19,10 +19,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer, Worker
 
 from activities.training import TrainingActivities
-from channel_models.planner import ModelSet
-from services.model_cache import ModelCache
-from services.retraining import SCHEDULE_ID, ensure_schedule
-from services.settings import ConfigurationError, Settings
+from channel_models.policy import ModelSet
+from services.model_ops.model_cache import ModelCache
+from services.model_ops.retraining import SCHEDULE_ID, ensure_schedule
+from services.core.settings import ConfigurationError, Settings
 from tests.activities.test_training_activity import low_threshold_settings, seed_shop, statuses, versions
 from workflows.retraining import RetrainWorkflow
 from workflows.types import ModelOutcome, RetrainProgress, RetrainRequest, RetrainResult, TrainingFailure, TrainingReport

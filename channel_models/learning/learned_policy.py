@@ -1,0 +1,286 @@
+"""The learned recovery policy (``"bandit-v<version>"``): the reward model picks the action.
+
+For one touch it:
+
+1. assesses the cart - abandonment reason from the reason classifier when one is Active, else the
+   rule prior (channel_models.rules.reasons); conversion propensity and its bucket from the propensity
+   model when Active (its quantile ``bucket_edges_``), else the cold-start score
+   (channel_models.rules.propensity);
+2. masks the actions (channel_models.compliance.action_mask) - consent, capture, quiet hours, caps, the
+   deadline, and no incentive for High / Very high buckets;
+3. scores every allowed action with the RewardModel and ranks them by the objective:
+   ``recoveries`` - P(recovered); ``revenue`` - P x cart value x (1 - the incentive's cost), where
+   a discount costs ``discount_share`` of the cart value (10 % by default) and free shipping a
+   flat ``free_shipping_share`` of it (5 % by default: a typical parcel on a typical cart);
+4. offers an incentive only when the best incentive action adds at least ``min_incentive_lift``
+   to the estimated recovery rate of the best action without one (and, for revenue, still earns
+   more after its cost), so margin is not given away to shoppers who would buy anyway;
+5. explores epsilon-greedily (channel_models.rules.exploration) and logs the exact probability.
+
+``action_probs(frame)`` applies the same choice to logged decision rows (vectorised), giving the
+policy's probability of every action on each row for off-policy evaluation. A row's allowed
+actions there are the logged ones, minus incentives when this policy's bucket for the row is
+High / Very high: actions the logging policy could not take have no data to be judged on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from channel_models.compliance.action_mask import NO_INCENTIVE_BUCKETS, action_mask
+from channel_models.actions import ACTIONS
+from channel_models.context import BUCKETS, PlanContext, TouchDecision
+from channel_models.rules.exploration import check_epsilon, epsilon_greedy, exploration_draws
+from channel_models.learning.features import encode_frame, encode_row, snapshot
+from channel_models.rules.propensity import (
+    DEFAULT_EDGES, STAGE_WEIGHTS, Z_LIMIT, bucket_for, self_recovery_propensity,
+)
+from channel_models.rules.reasons import infer_reason
+
+if TYPE_CHECKING:
+    from channel_models.policy import ModelSet
+
+N_ACTIONS = len(ACTIONS)
+PLAIN = np.array([a.incentive is None for a in ACTIONS])  # actions without an incentive
+HIGH_BUCKETS = [BUCKETS.index(b) for b in NO_INCENTIVE_BUCKETS]
+REWARDS = ("recoveries", "revenue")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    reason: str
+    reason_confidence: float
+    propensity: float
+    bucket: str
+
+
+def assess(ctx: PlanContext, x_row: np.ndarray, reason_model: Any = None,
+           propensity_model: Any = None) -> Assessment:
+    """Reason and propensity of one cart: the Active models' view, else the rule priors'."""
+    if reason_model is not None:
+        reason, confidence = reason_model.predict_reason(x_row)
+    else:
+        reason, confidence = infer_reason(ctx.signal_counts, ctx.stage)
+    if propensity_model is not None:
+        p = float(propensity_model.predict_proba(np.reshape(x_row, (1, -1)))[0, 1])
+        bucket = bucket_for(min(1.0, max(0.0, p)), propensity_model.bucket_edges_)
+    else:
+        p = self_recovery_propensity(ctx)
+        bucket = bucket_for(p)
+    return Assessment(reason, float(confidence), p, bucket)
+
+
+def choose(p: np.ndarray, value: np.ndarray, allowed: np.ndarray, lift: float) -> tuple[np.ndarray, ...]:
+    """Greedy action per row of ``(n, 60)`` recovery probabilities and objective ``value``.
+
+    Returns ``(greedy, best_plain, best_incentive, gives_incentive)``; rows need an allowed action.
+    argmax keeps the lowest index among ties, on every path, so plan() and action_probs() agree.
+    """
+    rows = np.arange(len(p))
+    plain_ok, incentive_ok = allowed & PLAIN, allowed & ~PLAIN
+    best_plain = np.argmax(np.where(plain_ok, value, -np.inf), axis=1)
+    best_incentive = np.argmax(np.where(incentive_ok, value, -np.inf), axis=1)
+    has_plain, has_incentive = plain_ok.any(axis=1), incentive_ok.any(axis=1)
+    adds = p[rows, best_incentive] - p[rows, best_plain]
+    beats = (adds >= lift) & (value[rows, best_incentive] > value[rows, best_plain])
+    gives = has_incentive & (~has_plain | beats)
+    return np.where(gives, best_incentive, best_plain), best_plain, best_incentive, gives
+
+
+class LearnedPolicy:
+    def __init__(self, models: "ModelSet", epsilon: float = 0.1, min_incentive_lift: float = 0.02,
+                 reward: str = "recoveries", seed: int = 0, discount_share: float = 0.10,
+                 free_shipping_share: float = 0.05):
+        self.models = models
+        self.epsilon = epsilon
+        self.min_incentive_lift = min_incentive_lift
+        self.reward = reward
+        self.seed = seed
+        self.discount_share = discount_share
+        self.free_shipping_share = free_shipping_share
+
+    # --- shared by plan() and action_probs() ---------------------------------------------------
+
+    def check_params(self) -> None:
+        if self.models is None or self.models.policy is None:
+            raise ValueError("LearnedPolicy needs an Active policy model (models.policy)")
+        check_epsilon(self.epsilon)
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {REWARDS}, got {self.reward!r}")
+        for name in ("discount_share", "free_shipping_share"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be within [0, 1), got {getattr(self, name)}")
+
+    def _model(self, kind: str) -> Any:
+        loaded = getattr(self.models, kind)
+        return None if loaded is None else loaded.model
+
+    def net_share(self) -> np.ndarray:
+        """What the shop keeps of the cart value, per action, after the incentive's cost."""
+        cost = {None: 0.0, "discount": self.discount_share, "free_shipping": self.free_shipping_share}
+        return np.array([1.0 - cost[a.incentive] for a in ACTIONS])
+
+    def objective(self, p: np.ndarray, cart_value: np.ndarray) -> np.ndarray:
+        """``(n, 60)`` objective from ``(n, 60)`` recovery probabilities."""
+        if self.reward == "recoveries":
+            return p
+        return p * np.reshape(cart_value, (-1, 1)) * self.net_share()
+
+    @property
+    def name(self) -> str:
+        return f"bandit-v{self.models.policy.version}"
+
+    # --- one touch -----------------------------------------------------------------------------
+
+    def plan(self, ctx: PlanContext) -> TouchDecision:
+        self.check_params()
+        if ctx.touch < 1 or ctx.max_touches < 0:
+            raise ValueError(f"touch must be >= 1 and max_touches >= 0, got {ctx.touch} and {ctx.max_touches}")
+        if any(getattr(ctx, n).tzinfo is None for n in ("now", "abandoned_at", "deadline")):
+            raise ValueError("PlanContext times must be timezone-aware")
+        x = encode_row(snapshot(ctx))
+        cart = assess(ctx, x, self._model("reason"), self._model("propensity"))
+        mask = action_mask(ctx, cart.bucket)
+        channel_allowed, channel_blocked = mask.channels()
+        explanation = [f"reason {cart.reason} (confidence {cart.reason_confidence:.2f})",
+                       f"propensity {cart.propensity:.2f} ({cart.bucket})"]
+        common = dict(
+            reason=cart.reason, reason_confidence=cart.reason_confidence,
+            propensity=cart.propensity, bucket=cart.bucket, allowed=channel_allowed,
+            blocked=channel_blocked, policy=self.name, allowed_actions=mask.allowed,
+            model_versions={kind: loaded.version_id for kind in ("reason", "propensity", "policy")
+                            if (loaded := getattr(self.models, kind)) is not None},
+        )
+        stop_reason = None
+        if ctx.touch > ctx.max_touches:
+            stop_reason = f"touch {ctx.touch} exceeds max_touches {ctx.max_touches}"
+        elif ctx.now > ctx.deadline:
+            stop_reason = "attribution window already closed"
+        elif not mask.allowed:
+            stop_reason = "no permitted action: " + "; ".join(f"{k} {why}" for k, why in mask.blocked.items())
+        if stop_reason is not None:
+            return TouchDecision(stop=True, stop_reason=stop_reason, channel=None, send_at=None,
+                                 incentive=None, explanation=(*explanation, f"stop: {stop_reason}"),
+                                 **common)
+
+        allowed = np.zeros((1, N_ACTIONS), dtype=bool)
+        allowed[0, list(mask.allowed)] = True
+        p = np.full((1, N_ACTIONS), np.nan)
+        p[0, list(mask.allowed)] = self._model("policy").score_actions(x, mask.allowed)
+        value = self.objective(p, np.array([ctx.cart_value]))
+        greedy, plain, incentive, gives = (int(v[0]) for v in choose(p, value, allowed, self.min_incentive_lift))
+        epsilon = float(self.epsilon)
+        action, probability, explored = epsilon_greedy(
+            greedy, mask.allowed, epsilon, exploration_draws(ctx, self.seed))
+        send_at, hold_why = mask.send_at(action)
+        chosen = ACTIONS[action]
+
+        ranked = sorted(mask.allowed, key=lambda a: (-value[0, a], a))[:3]
+        unit = "P(recover)" if self.reward == "recoveries" else "expected net revenue"
+        explanation.append(f"top actions by {unit}: " + ", ".join(
+            f"{ACTIONS[a].label} {value[0, a]:.3f}" for a in ranked))
+        explanation.append(self._incentive_line(p[0], plain, incentive, gives, allowed[0]))
+        if explored:
+            explanation.append(f"exploration: {chosen.label} drawn uniformly from "
+                               f"{len(mask.allowed)} allowed actions (probability {probability:.3f})")
+        else:
+            explanation.append(f"chose {chosen.label}, the best estimate (probability {probability:.3f})")
+        return TouchDecision(
+            stop=False, stop_reason=None, channel=chosen.channel, send_at=send_at,
+            incentive=chosen.incentive, explanation=(*explanation, *hold_why), action=action,
+            action_propensity=probability, **common,
+        )
+
+    def _incentive_line(self, p, plain: int, incentive: int, gives: bool, allowed) -> str:
+        if not (allowed & ~PLAIN).any():
+            return "no incentive: none allowed for this cart"
+        adds = p[incentive] - p[plain]
+        versus = f"{ACTIONS[incentive].label} adds {adds:+.3f} recovery rate over {ACTIONS[plain].label}"
+        if gives:
+            return f"incentive {ACTIONS[incentive].incentive}: {versus} (>= {self.min_incentive_lift:g})"
+        if adds < self.min_incentive_lift:
+            return f"no incentive: {versus} (< {self.min_incentive_lift:g})"
+        return f"no incentive: {versus}, but earns less after its cost"
+
+    # --- logged rows ---------------------------------------------------------------------------
+
+    def frame_buckets_high(self, frame: pd.DataFrame, X: np.ndarray) -> np.ndarray:
+        """Whether this policy puts each row in a High / Very high bucket (no incentive)."""
+        model = self._model("propensity")
+        if model is not None:
+            p = np.clip(model.predict_proba(X)[:, 1], 0.0, 1.0)
+            index = np.searchsorted(np.asarray(model.bucket_edges_), p, side="right")  # bisect_right
+        else:
+            index = np.searchsorted(np.asarray(DEFAULT_EDGES), rule_propensity(frame), side="right")
+        return np.isin(index, HIGH_BUCKETS)
+
+    def frame_scores(self, frame: pd.DataFrame, X: np.ndarray | None = None) -> np.ndarray:
+        """``(n, 60)`` P(recover) of every logged allowed action (NaN where not allowed)."""
+        self.check_params()
+        X = encode_frame(frame) if X is None else X
+        return score_matrix(self._model("policy"), X, allowed_matrix(frame))
+
+    def action_probs(self, frame: pd.DataFrame, scores: np.ndarray | None = None,
+                     X: np.ndarray | None = None, high: np.ndarray | None = None) -> np.ndarray:
+        """``(n, 60)`` probability this policy gives each action on each logged decision row.
+        ``scores`` (frame_scores), ``X`` (encode_frame) and ``high`` (frame_buckets_high) may be
+        passed in when already computed for this frame."""
+        self.check_params()
+        X = encode_frame(frame) if X is None else X
+        allowed = allowed_matrix(frame)
+        allowed[self.frame_buckets_high(frame, X) if high is None else high] &= PLAIN
+        p = self.frame_scores(frame, X) if scores is None else scores
+        p = np.where(allowed, p, np.nan)
+        values = frame["value"] if "value" in frame else frame["cart_value"]
+        value = self.objective(p, values.to_numpy(dtype=np.float64))
+        greedy, *_ = choose(np.nan_to_num(p), np.where(allowed, value, -np.inf), allowed,
+                            self.min_incentive_lift)
+        k = allowed.sum(axis=1, keepdims=True)
+        probs = np.where(allowed, self.epsilon / np.maximum(k, 1), 0.0)
+        has = k[:, 0] > 0
+        probs[np.flatnonzero(has), greedy[has]] += 1.0 - self.epsilon
+        return probs
+
+
+def allowed_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """``(n, 60)`` bool from the ``allowed_actions`` lists (the logged action always included)."""
+    lists = frame["allowed_actions"].tolist()
+    lengths = np.fromiter((len(a) for a in lists), dtype=np.intp, count=len(lists))
+    cols = np.fromiter(chain.from_iterable(lists), dtype=np.intp, count=int(lengths.sum()))
+    allowed = np.zeros((len(frame), N_ACTIONS), dtype=bool)
+    allowed[np.repeat(np.arange(len(frame)), lengths), cols] = True
+    if "action" in frame:
+        allowed[np.arange(len(frame)), frame["action"].to_numpy(dtype=np.intp)] = True
+    return allowed
+
+
+def score_matrix(model, X: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """``(n, 60)`` reward-model scores where ``allowed``, NaN elsewhere."""
+    out = np.full(allowed.shape, np.nan)
+    rows, cols = np.nonzero(allowed)
+    out[rows, cols] = model.predict_pairs(X, rows, cols)
+    return out
+
+
+def rule_propensity(frame: pd.DataFrame) -> np.ndarray:
+    """channel_models.rules.propensity's cold-start score of every logged snapshot, vectorised (a test
+    holds it equal to self_recovery_propensity on random contexts)."""
+    def col(name: str) -> np.ndarray:
+        if name not in frame:
+            return np.zeros(len(frame))
+        return pd.to_numeric(frame[name], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
+
+    stage = frame["stage"] if "stage" in frame else pd.Series(["cart"] * len(frame), index=frame.index)
+    orders = np.maximum(0.0, col("orders"))
+    z = -0.8 + stage.map(STAGE_WEIGHTS).fillna(0.0).to_numpy(dtype=np.float64)
+    z += 0.3 * np.log1p(orders) - 0.3 * (orders == 0)
+    z -= 0.35 * np.log1p(np.maximum(0.0, col("cart_value")) / 50.0)
+    z -= 0.1 * np.clip(col("previous_abandonments"), 0, 5)
+    z -= 0.8 * (col("signal_payment_failed") > 0)
+    z -= 0.2 * np.clip(col("signal_slow_page"), 0, 2)
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -Z_LIMIT, Z_LIMIT)))

@@ -1,0 +1,152 @@
+"""The planner facade ``plan_touch`` calls: which policy decides a touch, given the Active models.
+
+Modes (``CR_POLICY``):
+
+* ``rules`` - the rule prior (RulePolicy), deterministic, no exploration;
+* ``fixed`` - the fixed flow (FixedFlowPolicy, ``CR_FIXED_FLOW``);
+* ``auto`` - the learned policy (LearnedPolicy) once a policy model is Active; until then the rule
+  prior with epsilon-greedy exploration (ExploringPolicy), so the decisions it logs carry the
+  probabilities a first policy model is later trained and evaluated on. Reason and propensity
+  models are used by either as soon as they are Active. While the learned policy decides, each
+  decision also records the action the rule prior would have taken (``rule_action``): retraining
+  values both on the same log, and a policy that fell below the rules goes to Alert.
+
+A ModelSet holds Active models only (None = not Active: Learning, Alert or never trained), so a
+model in Learning never decides. As a second guard, a model whose metadata carries a status other
+than "active" is dropped here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
+
+from channel_models.context import PlanContext, TouchDecision
+from channel_models.compliance.action_mask import ActionMask
+from channel_models.rules.exploration import ExploringPolicy
+from channel_models.learning.features import encode_row, snapshot
+from channel_models.rules.fixed_flow import FixedFlowPolicy
+from channel_models.learning.learned_policy import LearnedPolicy, assess
+from channel_models.rules.propensity import DEFAULT_EDGES
+from channel_models.rules.rule_policy import RulePolicy
+
+MODES = ("auto", "rules", "fixed")
+KINDS = ("reason", "propensity", "policy")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version_id: int  # model_versions.id, logged with every decision it shaped
+    version: int  # per-kind version number, shown as "bandit-v<version>"
+    model: Any
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """The Active model of each kind, or None."""
+
+    reason: LoadedModel | None = None
+    propensity: LoadedModel | None = None
+    policy: LoadedModel | None = None
+
+    def active_only(self) -> "ModelSet":
+        def keep(loaded: LoadedModel | None) -> LoadedModel | None:
+            if loaded is None:
+                return None
+            status = str(loaded.meta.get("status", "active")).lower()
+            return loaded if status == "active" else None
+
+        return ModelSet(*(keep(getattr(self, kind)) for kind in KINDS))
+
+    def versions(self) -> dict[str, int]:
+        return {kind: loaded.version_id for kind in KINDS if (loaded := getattr(self, kind)) is not None}
+
+
+class InformedRulePolicy(RulePolicy):
+    """The rule prior, with reason and propensity from the Active models where there are some."""
+
+    def __init__(self, models: ModelSet | None = None, high_value: float = 100.0,
+                 bucket_edges: Sequence[float] = DEFAULT_EDGES):
+        super().__init__(high_value=high_value, bucket_edges=bucket_edges)
+        self.models = models
+
+    def _models(self) -> tuple[Any, Any]:
+        models = self.models or ModelSet()
+        return (models.reason and models.reason.model, models.propensity and models.propensity.model)
+
+    def assess(self, ctx: PlanContext) -> tuple[str, float, float, str]:
+        reason_model, propensity_model = self._models()
+        if reason_model is None and propensity_model is None:
+            return super().assess(ctx)
+        cart = assess(ctx, encode_row(snapshot(ctx)), reason_model, propensity_model)
+        return cart.reason, cart.reason_confidence, cart.propensity, cart.bucket
+
+    def plan(self, ctx: PlanContext) -> TouchDecision:
+        decision = super().plan(ctx)
+        versions = (self.models or ModelSet()).versions()
+        versions.pop("policy", None)  # the rules decided, not a policy model
+        return replace(decision, model_versions=versions) if versions else decision
+
+
+class AssessedRulePolicy(RulePolicy):
+    """The rule prior on a cart a learned decision already assessed and masked: its reason and
+    propensity come from the same Active models InformedRulePolicy would ask, and its allowed
+    actions are the mask of the same bucket, so the shadow computes neither again."""
+
+    def __init__(self, assessed: TouchDecision):
+        super().__init__()
+        self.assessed = (assessed.reason, assessed.reason_confidence, assessed.propensity, assessed.bucket)
+        self.allowed = tuple(assessed.allowed_actions)
+
+    def assess(self, ctx: PlanContext) -> tuple[str, float, float, str]:
+        return self.assessed
+
+    def bandit_view(self, ctx, bucket, channel, incentive, send_at) -> tuple[int | None, tuple[int, ...]]:
+        return ActionMask(now=ctx.now, allowed=self.allowed, blocked={}).snap(channel, incentive, send_at), self.allowed
+
+
+class Planner:
+    def __init__(self, mode: str = "auto", models: ModelSet | None = None, exploration: float = 0.1,
+                 fixed_flow: str = "email@4h,email@24h", min_incentive_lift: float = 0.02,
+                 reward: str = "recoveries", seed: int = 0):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self.models = (models or ModelSet()).active_only()
+        self.exploration = exploration
+        self.fixed_flow = fixed_flow
+        self.min_incentive_lift = min_incentive_lift
+        self.reward = reward
+        self.seed = seed
+        self.policy = self._policy()
+        # a learned policy is shadowed by the rule prior it is judged against: computed, logged, never sent
+        self.shadowed = isinstance(self.policy, LearnedPolicy)
+
+    @classmethod
+    def from_settings(cls, settings: Any, models: ModelSet | None = None) -> "Planner":
+        return cls(mode=settings.policy, models=models, exploration=settings.exploration,
+                   fixed_flow=settings.fixed_flow, min_incentive_lift=settings.min_incentive_lift,
+                   reward=settings.reward, seed=settings.train_seed)
+
+    def _policy(self):
+        if self.mode == "rules":
+            return RulePolicy()
+        if self.mode == "fixed":
+            return FixedFlowPolicy(self.fixed_flow)
+        if self.models.policy is not None:
+            return LearnedPolicy(self.models, epsilon=self.exploration,
+                                 min_incentive_lift=self.min_incentive_lift, reward=self.reward,
+                                 seed=self.seed)
+        return ExploringPolicy(InformedRulePolicy(self.models), epsilon=self.exploration, seed=self.seed)
+
+    def plan(self, ctx: PlanContext) -> TouchDecision:
+        decision = self.policy.plan(ctx)
+        if not self.shadowed or decision.stop:
+            return decision
+        return replace(decision, rule_action=self.rule_action(ctx, decision))
+
+    def rule_action(self, ctx: PlanContext, decision: TouchDecision) -> int | None:
+        """What the rule prior would have done here, as one of the decision's allowed actions."""
+        rules = AssessedRulePolicy(decision).plan(ctx)
+        return None if rules.stop else rules.action

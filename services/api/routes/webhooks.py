@@ -1,0 +1,154 @@
+"""POST /webhooks/shopify and POST /webhooks/generic.
+
+Order of checks, each with its own status: size (413) -> signature (401) -> JSON (400) ->
+schema (422) -> topic (200 ignored) -> duplicate delivery (200) -> store -> journeys (503 if the
+database or Temporal is unreachable; the platform retries and the retry repairs everything).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import OperationalError
+from temporalio.service import RPCError
+
+from services.ingest import intake
+from services.api.deps import ClockDep, EngineDep, JourneysDep, SettingsDep
+from services.core.clock import service_now
+from services.ingest.events import GenericWebhook, Ignored
+from services.ingest.platforms import PayloadError, generic, shopify
+from services.core.signing import generic_signature_valid, shopify_hmac_valid
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+_SHOP_DOMAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$")
+TEMPORAL_TIMEOUT_S = 5
+
+
+@router.post(
+    "/shopify",
+    summary="Shopify webhooks (checkouts, orders, customers, mandatory privacy topics)",
+    responses={400: {}, 401: {}, 413: {}, 422: {}, 503: {}},
+)
+async def shopify_webhook(
+    request: Request,
+    settings: SettingsDep,
+    engine: EngineDep,
+    clock: ClockDep,
+    journeys: JourneysDep,
+    x_shopify_topic: Annotated[str | None, Header()] = None,
+    x_shopify_hmac_sha256: Annotated[str | None, Header()] = None,
+    x_shopify_webhook_id: Annotated[str | None, Header()] = None,
+    x_shopify_shop_domain: Annotated[str | None, Header()] = None,
+) -> dict:
+    body = await read_body(request, settings.max_webhook_bytes)
+    if not settings.shopify_webhook_secret:
+        raise HTTPException(401, "Shopify webhooks cannot be verified: CR_SHOPIFY_WEBHOOK_SECRET is not set")
+    if not shopify_hmac_valid(settings.shopify_webhook_secret, body, x_shopify_hmac_sha256):
+        raise HTTPException(401, "invalid or missing X-Shopify-Hmac-Sha256 signature")
+    payload = parse_json(body)
+    if not x_shopify_topic:
+        raise HTTPException(400, "missing X-Shopify-Topic header")
+    shop = x_shopify_shop_domain or "default"
+    if not _SHOP_DOMAIN.match(shop):
+        raise HTTPException(400, "X-Shopify-Shop-Domain is not a shop domain")
+    try:
+        event = shopify.parse(x_shopify_topic, payload)
+    except PayloadError as err:
+        raise HTTPException(422, validation_detail(err)) from None
+    if isinstance(event, Ignored):
+        log.info("ignored Shopify topic %s", x_shopify_topic)
+        return {"status": "ignored", "detail": f"topic {x_shopify_topic} is not handled"}
+    delivery = x_shopify_webhook_id or hashlib.sha256(body).hexdigest()
+    return await handle(engine, settings, clock, journeys, shop, "shopify", f"shopify:{shop}:{delivery}", x_shopify_topic, event)
+
+
+@router.post(
+    "/generic",
+    summary="Any platform: carts, orders, consent, behaviour signals, privacy requests",
+    description=(
+        "Body: the GenericWebhook JSON below. Sign it like Shopify does, with a timestamp against replays: "
+        "`X-Cartrecovery-Timestamp: <unix seconds>` and `X-Cartrecovery-Hmac-Sha256: base64(HMAC-SHA256(CR_WEBHOOK_SECRET, "
+        "'<timestamp>.' + raw body))`. Deliveries more than 5 minutes old are refused; a repeated `id` is acknowledged once."
+    ),
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GenericWebhook"}}}}},
+    responses={400: {}, 401: {}, 413: {}, 422: {}, 503: {}},
+)
+async def generic_webhook(
+    request: Request,
+    settings: SettingsDep,
+    engine: EngineDep,
+    clock: ClockDep,
+    journeys: JourneysDep,
+    x_cartrecovery_hmac_sha256: Annotated[str | None, Header()] = None,
+    x_cartrecovery_timestamp: Annotated[str | None, Header()] = None,
+) -> dict:
+    body = await read_body(request, settings.max_webhook_bytes)
+    if not settings.webhook_secret:
+        raise HTTPException(401, "generic webhooks cannot be verified: CR_WEBHOOK_SECRET is not set")
+    if not generic_signature_valid(settings.webhook_secret, body, x_cartrecovery_hmac_sha256, x_cartrecovery_timestamp):
+        raise HTTPException(401, "invalid, missing or expired X-Cartrecovery-Hmac-Sha256 / X-Cartrecovery-Timestamp signature")
+    payload = parse_json(body)
+    try:
+        webhook: GenericWebhook = generic.parse(payload)
+    except PayloadError as err:
+        raise HTTPException(422, validation_detail(err)) from None
+    event = webhook.event
+    return await handle(engine, settings, clock, journeys, webhook.shop, "generic", f"generic:{webhook.shop}:{webhook.id}", event.type, event)
+
+
+async def handle(engine, settings, clock, journeys, shop, platform, receipt_id, topic, event) -> dict:
+    try:
+        now = service_now(clock)
+        stored = await run_in_threadpool(
+            intake.store_event, engine, settings, shop, platform, event, now, receipt_id, topic
+        )
+        await asyncio.wait_for(intake.tell_journeys(journeys, shop, stored.actions), TEMPORAL_TIMEOUT_S)
+    except OperationalError:
+        log.exception("database unavailable while handling %s", topic)
+        raise HTTPException(503, "database unavailable; retry later") from None
+    except (RPCError, asyncio.TimeoutError, ConnectionError, RuntimeError):
+        # RuntimeError: the SDK's "failed client connect" when the server is down
+        log.exception("workflow engine unavailable while handling %s", topic)
+        raise HTTPException(503, "workflow engine unavailable; retry later") from None
+    if stored.duplicate:
+        return {"status": "duplicate", "detail": "this delivery was already processed"}
+    response = {"status": "accepted", "detail": stored.summary}
+    if stored.body is not None:
+        response["data"] = stored.body
+    return response
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes):
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise HTTPException(400, "malformed JSON: body is not UTF-8") from None
+    except json.JSONDecodeError as err:
+        raise HTTPException(400, f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+
+
+def validation_detail(err: PayloadError) -> list[dict]:
+    """Field paths and messages; the adapters never echo submitted values (they may be personal)."""
+    return [{"field": field, "message": message} for field, message in err.field_errors]

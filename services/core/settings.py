@@ -1,0 +1,166 @@
+"""The one Settings class: every knob of the service, read from `CR_*` environment variables and `.env`.
+
+Embedded mode and docker-compose share these names; the README lists every one.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CHANNELS = ("email", "sms", "push", "retargeting")
+Channel = Literal["email", "sms", "push", "retargeting"]
+
+
+class ConfigurationError(Exception):
+    """A setting that would make the service unsafe or unusable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CR_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    temporal_address: str = ""
+    temporal_namespace: str = "default"
+    temporal_port: int = Field(7233, ge=1, le=65535, description="embedded dev server gRPC port")
+    temporal_ui_port: int = Field(8233, ge=1, le=65535, description="embedded dev server Web UI port")
+    task_queue: str = "cart-recovery"
+    worker_cached_workflows: int = Field(
+        5_000, ge=0, description="journeys a worker keeps in memory between their steps; one evicted replays its history when it wakes"
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    public_url: str = ""
+
+    shopify_webhook_secret: str = ""
+    webhook_secret: str = ""
+    admin_api_key: str = ""
+    secret_key: str = ""
+
+    email_url: str = ""
+    sms_url: str = ""
+    push_url: str = ""
+    retargeting_url: str = ""
+    email_from: str = ""
+    shop_name: str = "Our shop"
+    shop_address: str = ""
+    support_url: str = ""
+    discount_code: str = ""
+    discount_percent: int = Field(10, ge=1, le=90)
+    free_shipping_code: str = ""
+    sms_max_segments: int = Field(2, ge=1, le=10, description="SMS segment budget a template must fit with worst-case data")
+
+    abandon_after_minutes: float = Field(30, gt=0)
+    max_touches: int = Field(3, ge=0, le=10)
+    attribution_window_hours: float = Field(120, gt=0)
+    holdout_percent: float = Field(5, ge=0, le=100)
+    time_scale: float = Field(1, gt=0, le=1_000_000)
+
+    default_region: str = Field("US", min_length=2, max_length=2, description="Region for phone numbers without +country")
+    email_requires_consent: bool = False
+    shop_timezone: str = Field("UTC", description="zone for quiet hours when the shopper's is unknown")
+    email_cap_hours: float = Field(16, ge=0)
+    sms_cap_hours: float = Field(24, ge=0)
+    push_cap_hours: float = Field(24, ge=0)
+
+    max_webhook_bytes: int = Field(1_048_576, ge=1024)
+
+    # models (channel_models/): which policy plans touches, how it explores, when models are trusted
+    policy: Literal["auto", "rules", "fixed"] = Field(
+        "auto", description="auto: trained models once Active, rules before; rules: always the rule prior; fixed: CR_FIXED_FLOW"
+    )
+    fixed_flow: str = Field("email@4h,email@24h", description="channel@delay after abandonment, per touch, for CR_POLICY=fixed")
+    exploration: float = Field(0.1, ge=0, le=1, description="share of touches given a uniformly random allowed action (logged)")
+    reward: Literal["recoveries", "revenue"] = "recoveries"
+    promotion_confidence: float = Field(
+        0.9, ge=0.5, lt=1, description="one-sided confidence that a candidate policy beats the deciding one before promotion"
+    )
+    min_incentive_lift: float = Field(0.02, ge=0, le=1, description="estimated extra recovery rate an incentive must add")
+    feature_window_days: float = Field(90, gt=0, description="past window for recency / frequency / engagement features")
+    model_min_days: float = Field(14, ge=0, description="days of data before a model may become Active")
+    model_min_carts: int = Field(1000, ge=0, description="abandoned carts with outcomes before a model may become Active")
+    model_min_conversions: int = Field(50, ge=0, description="recovered carts before a model may become Active")
+    reason_min_labels: int = Field(200, ge=0, description="labelled reasons before the reason classifier may become Active")
+    retrain_cron: str = Field("0 3 * * *", description="Temporal Schedule for RetrainWorkflow (cron, shop time zone)")
+    model_overdue_hours: float = Field(48, gt=0, description="no successful training for this long: Alert")
+    model_stale_hours: float = Field(48, gt=0, description="no new decisions for this long: Alert")
+    model_refresh_seconds: float = Field(30, ge=0, description="how often a worker checks for a newly promoted model")
+    train_seed: int = 0
+
+    @field_validator("email_url", "sms_url", "push_url", "retargeting_url")
+    @classmethod
+    def _url_has_scheme(cls, value: str) -> str:
+        if value and "://" not in value:
+            raise ValueError("must be an apprise URL such as mailtos://... or json://...")
+        return value
+
+    @field_validator("fixed_flow")
+    @classmethod
+    def _fixed_flow_parses(cls, value: str) -> str:
+        from channel_models.rules.fixed_flow import parse_fixed_flow
+
+        parse_fixed_flow(value)  # raises ValueError with the offending step
+        return value
+
+    @field_validator("shop_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'cartrecovery.db').as_posix()}"
+        if not self.public_url:
+            self.public_url = f"http://{self.api_host}:{self.api_port}"
+        self.public_url = self.public_url.rstrip("/")
+        return self
+
+    def channel_url(self, channel: str) -> str:
+        return getattr(self, f"{channel}_url")
+
+    def configured_channels(self) -> tuple[str, ...]:
+        return tuple(c for c in CHANNELS if self.channel_url(c))
+
+    def signing_key(self) -> bytes:
+        """Key for unsubscribe links, session cookies and CSRF tokens; generated once per data dir when not configured."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            import secrets
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+    def check_for_serving(self) -> None:
+        """Fail fast before the service accepts traffic with settings that cannot be safe."""
+        problems = []
+        if not self.shopify_webhook_secret and not self.webhook_secret:
+            problems.append("set CR_SHOPIFY_WEBHOOK_SECRET and/or CR_WEBHOOK_SECRET: unsigned webhooks are refused")
+        if self.admin_api_key and len(self.admin_api_key) < 16:
+            problems.append("CR_ADMIN_API_KEY must be at least 16 characters")
+        if self.email_url and not self.email_from:
+            problems.append("CR_EMAIL_FROM is required when CR_EMAIL_URL is set")
+        if self.email_url and not self.shop_address:
+            problems.append("CR_SHOP_ADDRESS (postal address for e-mail footers) is required when CR_EMAIL_URL is set")
+        if problems:
+            raise ConfigurationError("; ".join(problems))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

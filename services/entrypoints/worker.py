@@ -1,0 +1,44 @@
+"""The Temporal worker: CartRecoveryWorkflow and RetrainWorkflow plus their activities, with their
+dependencies. One ModelCache per worker: plan_touch plans with the models it holds, and the
+retraining activity refreshes it as soon as it promotes a version (other workers see the promotion
+within CR_MODEL_REFRESH_SECONDS)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.planning import PlanningActivities
+from activities.recording import RecordingActivities
+from activities.sending import SendingActivities
+from activities.training import TrainingActivities
+from services.messaging.delivery import Delivery
+from services.model_ops.model_cache import CachedPlanner, ModelCache
+from services.core.settings import Settings
+from workflows.cart_recovery import CartRecoveryWorkflow
+from workflows.retraining import RetrainWorkflow
+
+ACTIVITY_THREADS = 16
+
+
+def build_worker(client: Client, settings: Settings, engine: Engine, *, delivery: Delivery | None = None, task_queue: str | None = None) -> Worker:
+    models = ModelCache(engine, settings)
+    planning = PlanningActivities(engine, settings, policy=CachedPlanner(models, settings))
+    sending = SendingActivities(engine, settings, delivery=delivery)
+    recording = RecordingActivities(engine, settings)
+    training = TrainingActivities(engine, settings, models)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[CartRecoveryWorkflow, RetrainWorkflow],
+        activities=[
+            planning.plan_touch, sending.send_touch, recording.record_abandonment, recording.record_outcome,
+            training.retrain_models, training.record_training_failure,
+        ],
+        activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
+        max_concurrent_activities=ACTIVITY_THREADS,
+        max_cached_workflows=settings.worker_cached_workflows,
+    )

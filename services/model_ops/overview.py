@@ -1,0 +1,90 @@
+"""Each model's status (Learning / Active / Alert) and versions, as `GET /v1/models`,
+`cartrecovery status` and the dashboard show them. Read-only: nothing here writes."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from sqlmodel import Session
+
+from channel_models.registry import StatusReport, Thresholds, model_status
+from services.core.clock import from_ts
+from services.core.settings import Settings
+from services.store.model_versions import active_versions, list_versions
+from services.store.tables import ModelVersion, ServiceClock
+from services.store.frames.training_data import data_facts
+from workflows.types import ClockSpec, MODEL_KINDS
+
+RECENT_VERSIONS = 20
+
+
+def service_now(session: Session) -> datetime:
+    """Now on the service clock (CR_TIME_SCALE), without re-anchoring it: decisions and outcomes
+    are recorded on that clock, so data age and overdue training are measured on it too."""
+    row = session.get(ServiceClock, 1)
+    clock = ClockSpec(row.anchor_real, row.anchor_virtual, row.scale) if row else ClockSpec()
+    return from_ts(clock.to_service(time.time()))
+
+
+def kind_status(session: Session, settings: Settings, kind: str, now: datetime) -> StatusReport:
+    return model_status(kind, data_facts(session, kind, now), Thresholds.from_settings(settings), now)
+
+
+def models_overview(session: Session, settings: Settings, now: datetime | None = None) -> dict:
+    now = now or service_now(session)
+    active = active_versions(session)
+    models = []
+    for kind in MODEL_KINDS:
+        report = kind_status(session, settings, kind, now)
+        row = active.get(kind)
+        models.append({
+            "kind": kind,
+            "status": report.status,
+            "decides": report.decides,
+            "reasons": list(report.reasons),
+            "still_needed": dict(report.remaining),
+            "eta_days": report.eta_days,
+            "active_version": public_version(row) if row is not None else None,
+            "line": status_line(report, row),
+        })
+    return {
+        "policy_mode": settings.policy,
+        "models": models,
+        "versions": [public_version(v) for v in list_versions(session, limit=RECENT_VERSIONS)],
+        "retraining": {"cron": settings.retrain_cron, "timezone": settings.shop_timezone},
+        "as_of": now,
+    }
+
+
+def public_version(row: ModelVersion) -> dict:
+    """What the API shows of a version: never the artifact or its MAC."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "version": row.version,
+        "status": row.status,
+        "created_at": row.created_at,
+        "promoted_at": row.promoted_at,
+        "training_window": {"from": row.data_from, "to": row.data_to},
+        "evaluation_window": {"from": row.eval_from, "to": row.eval_to},
+        "rows_train": row.rows_train,
+        "rows_eval": row.rows_eval,
+        "library_versions": row.library_versions,
+        "metrics": row.metrics,
+        "note": row.note,
+    }
+
+
+def status_line(report: StatusReport, active: ModelVersion | None) -> str:
+    """One line per model for people: its status, what is missing or wrong, and who decides."""
+    if report.status == "Active" and active is not None:
+        return f"Active v{active.version}, trained on data from {_day(active.data_from)} to {_day(active.data_to)}"
+    line = f"{report.status}: " + "; ".join(report.reasons)
+    if report.status == "Learning" and report.eta_days is not None:
+        line += f"; Active in about {report.eta_days:g} days at the current rate"
+    return line
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d") if moment else "?"
