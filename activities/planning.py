@@ -11,25 +11,27 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio import activity
 
-from services.model_ops.plan_context import build_plan_context
-from channel_models import RulePolicy
 from channel_models.learning.features import snapshot
+from channel_models.policy import Policy
+from channel_models.rules.rule_policy import RulePolicy
 from services.core.clock import from_ts
 from services.core.settings import Settings
+from services.model_ops.plan_context import build_plan_context
 from services.store.frames.feature_rows import feature_row
-from services.store.tables import Cart, Decision
+from services.store.tables import Cart, Decision, saved_id
+from workflows import contracts
 from workflows.types import PlanRequest, TouchPlan
 
 
-class PlanningActivities:
-    def __init__(self, engine: Engine, settings: Settings, policy=None):
+class PlanningActivities(contracts.PlanningActivities):
+    def __init__(self, engine: Engine, settings: Settings, policy: Policy | None = None):
         """`policy`: the planner, anything with ``.plan(PlanContext) -> TouchDecision`` (in the
         worker the model-backed one, services/model_ops/model_cache.py); the rule prior by default."""
         self._engine = engine
         self._settings = settings
         self._policy = policy or RulePolicy()
 
-    @activity.defn(name="plan_touch")
+    @activity.defn
     def plan_touch(self, req: PlanRequest) -> TouchPlan:
         with Session(self._engine) as session:
             cart = session.get(Cart, req.cart_key)
@@ -80,7 +82,7 @@ class PlanningActivities:
             session.add(cart)
             session.commit()
             return TouchPlan(
-                decision_id=row.id,
+                decision_id=saved_id(row),
                 stop=decision.stop,
                 stop_reason=decision.stop_reason,
                 channel=decision.channel,

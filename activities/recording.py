@@ -5,27 +5,28 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 
-from services.model_ops.plan_context import build_plan_context
 from channel_models.learning.features import snapshot
 from services.core.clock import from_ts, to_ts
 from services.core.settings import Settings
+from services.model_ops.plan_context import build_plan_context
 from services.store.frames.feature_rows import feature_row
 from services.store.frames.reason_labels import record_recovery_label
 from services.store.tables import Cart, Decision, Message, Order, Outcome
+from workflows import contracts
 from workflows.types import AbandonmentRecord, OutcomeRecord
 
 
-class RecordingActivities:
+class RecordingActivities(contracts.RecordingActivities):
     def __init__(self, engine: Engine, settings: Settings | None = None):
         """Without `settings` no feature snapshot is kept at abandonment; training then falls back
         to the cart's first decision (a holdout cart has none and is left out)."""
         self._engine = engine
         self._settings = settings
 
-    @activity.defn(name="record_abandonment")
+    @activity.defn
     def record_abandonment(self, record: AbandonmentRecord) -> None:
         with Session(self._engine) as session:
             cart = session.get(Cart, record.cart_key)
@@ -39,22 +40,30 @@ class RecordingActivities:
                 # What the first touch would be planned with, for treated and holdout carts alike:
                 # the conversion-propensity model learns from the carts that got no message.
                 ctx = build_plan_context(
-                    session, self._settings, cart, touch=1, max_touches=self._settings.max_touches, now=at,
-                    abandoned_at=at, deadline=at + timedelta(hours=self._settings.attribution_window_hours),
+                    session,
+                    self._settings,
+                    cart,
+                    touch=1,
+                    max_touches=self._settings.max_touches,
+                    now=at,
+                    abandoned_at=at,
+                    deadline=at + timedelta(hours=self._settings.attribution_window_hours),
                 )
                 cart.features = snapshot(ctx)
                 cart.feature_row = feature_row(cart.features)
             session.add(cart)
             session.commit()
 
-    @activity.defn(name="record_outcome")
+    @activity.defn
     def record_outcome(self, record: OutcomeRecord) -> None:
         with Session(self._engine) as session:
             cart = session.get(Cart, record.cart_key)
             if cart is None:
                 raise LookupError(f"cart {record.cart_key} is not in the database")
             order = session.get(Order, record.order_key) if record.order_key is not None else None
-            outcome = session.get(Outcome, cart.id) or Outcome(cart_id=cart.id, status=record.status, recorded_at=from_ts(record.at))
+            outcome = session.get(Outcome, cart.id) or Outcome(
+                cart_id=cart.id, status=record.status, recorded_at=from_ts(record.at)
+            )
             outcome.status = record.status
             outcome.holdout = record.holdout
             outcome.touches_sent = record.touches_sent
@@ -82,7 +91,9 @@ class RecordingActivities:
             # recovering touch, else by its first decision's (set while planning).
             decision = session.get(Decision, attributed[1]) if attributed else None
             if decision is None and cart.reason is None:
-                decision = session.exec(select(Decision).where(Decision.cart_id == cart.id).order_by(Decision.id)).first()
+                decision = session.exec(
+                    select(Decision).where(Decision.cart_id == cart.id).order_by(col(Decision.id))
+                ).first()
             if decision is not None:
                 cart.reason, cart.bucket = decision.reason, decision.bucket
             cart.status = record.status

@@ -9,48 +9,56 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from services.messaging.message_context import build_message_context
-from services.model_ops.plan_context import build_plan_context
-from services.messaging.stored_templates import StoredTemplates
 from channel_models.compliance.send_window import send_now_problem
+from channel_models.vocabulary import CONTACTS_FOR
 from message_templates import RenderedMessage, TemplateRenderer
 from services.core.clock import from_ts, utc
 from services.core.contacts import audience_hash
-from services.messaging.delivery import Delivery, DeliveryError
 from services.core.settings import Settings
-from services.store.customers import contacts_of
-from services.store.tables import Cart, Customer, Decision, Message, MessageTemplate
+from services.messaging.delivery import Delivery, DeliveryError
+from services.messaging.message_context import build_message_context
+from services.messaging.stored_templates import StoredTemplates
 from services.messaging.templates_store import ensure_seeded
 from services.messaging.unsubscribe import make_token
+from services.model_ops.plan_context import build_plan_context
+from services.store.customers import contacts_of
+from services.store.tables import Cart, Contact, Customer, Decision, Message, MessageTemplate, saved_id
+from workflows import contracts
 from workflows.types import SendRequest, SendResult
 
 log = logging.getLogger(__name__)
 
-_RECIPIENT_KIND = {"email": "email", "sms": "phone", "push": "push_token"}
 
-
-class SendingActivities:
-    def __init__(self, engine: Engine, settings: Settings, delivery: Delivery | None = None, renderer: TemplateRenderer | None = None):
+class SendingActivities(contracts.SendingActivities):
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        delivery: Delivery | None = None,
+        renderer: TemplateRenderer | None = None,
+    ):
         self._engine = engine
         self._settings = settings
         self._delivery = delivery or Delivery(settings)
         self._templates = StoredTemplates(renderer or TemplateRenderer(settings.sms_max_segments))
 
-    @activity.defn(name="send_touch")
+    @activity.defn
     def send_touch(self, req: SendRequest) -> SendResult:
         ensure_seeded(self._engine)  # before this session may hold SQLite's write lock
         with Session(self._engine) as session:
             decision = session.get(Decision, req.decision_id)
             cart = session.get(Cart, req.cart_key)
             if decision is None or cart is None or decision.channel is None:
-                raise ApplicationError(f"decision {req.decision_id} for cart {req.cart_key} not found", non_retryable=True)
+                raise ApplicationError(
+                    f"decision {req.decision_id} for cart {req.cart_key} not found", non_retryable=True
+                )
             channel = decision.channel
             message = session.exec(select(Message).where(Message.idempotency_key == req.idempotency_key)).first()
             if message is not None and message.status == "sent":
@@ -61,18 +69,29 @@ class SendingActivities:
             # Consent, capture, quiet hours and caps again, now: anything may have changed since planning.
             problem = send_now_problem(
                 build_plan_context(
-                    session, self._settings, cart, touch=req.touch, max_touches=req.touch, now=now,
-                    abandoned_at=utc(cart.abandoned_at) or now, deadline=now,
+                    session,
+                    self._settings,
+                    cart,
+                    touch=req.touch,
+                    max_touches=req.touch,
+                    now=now,
+                    abandoned_at=utc(cart.abandoned_at) or now,
+                    deadline=now,
                 ),
                 channel,
                 now,
             )
             if message is None:
                 message = Message(
-                    idempotency_key=req.idempotency_key, cart_id=cart.id, decision_id=decision.id, touch=req.touch,
-                    channel=channel, status="sending", created_at=now,
+                    idempotency_key=req.idempotency_key,
+                    cart_id=cart.id,
+                    decision_id=saved_id(decision),
+                    touch=req.touch,
+                    channel=channel,
+                    status="sending",
+                    created_at=now,
                 )
-            message.decision_id, message.channel, message.attempts = decision.id, channel, message.attempts + 1
+            message.decision_id, message.channel, message.attempts = saved_id(decision), channel, message.attempts + 1
             if problem:
                 message.status, message.provider_result = "skipped", f"blocked at send time: {problem}"
                 message.handed_over_at = None
@@ -82,12 +101,14 @@ class SendingActivities:
             customer = session.get(Customer, cart.customer_id) if cart.customer_id else None
             contacts = contacts_of(session, cart.customer_id) if cart.customer_id else {}
             unsubscribe = self._unsubscribe_url(customer, channel)  # one link for body and headers
-            rendered, stored = self._render(session, cart, customer, contacts, decision, req.idempotency_key, unsubscribe)
+            rendered, stored = self._render(
+                session, cart, customer, contacts, decision, channel, req.idempotency_key, unsubscribe
+            )
             recipient = self._recipient(channel, contacts)
             if message.handed_over_at is not None:  # an earlier attempt died inside the provider call
                 message.uncertain_resends += 1
                 log.warning("resending touch %s of cart %s after an interrupted attempt", req.touch, cart.id)
-            message.status, message.handed_over_at = "sending", datetime.now(timezone.utc)
+            message.status, message.handed_over_at = "sending", datetime.now(UTC)
             self._save(session, message)  # committed before the provider sees anything
             activity.heartbeat()
             try:
@@ -99,7 +120,9 @@ class SendingActivities:
                 if err.permanent:  # a refusal: the provider certainly does not have it
                     message.status, message.handed_over_at = "failed", None
                     self._save(session, message)
-                    raise ApplicationError(f"{channel} recipient refused: {err}", type="InvalidRecipient", non_retryable=True)
+                    raise ApplicationError(
+                        f"{channel} recipient refused: {err}", type="InvalidRecipient", non_retryable=True
+                    ) from err
                 self._save(session, message)
                 raise
             message.status, message.sent_at, message.template = "sent", now, rendered.template
@@ -113,30 +136,44 @@ class SendingActivities:
             log.info("touch sent cart=%s touch=%s channel=%s", cart.id, req.touch, channel)
             return SendResult("sent", channel)
 
-    def _unsubscribe_url(self, customer, channel: str) -> str:
+    def _unsubscribe_url(self, customer: Customer | None, channel: str) -> str:
         if customer is None:
             return ""
         token = make_token(self._settings.signing_key(), customer.id, channel, int(time.time()))
         return f"{self._settings.public_url}/unsubscribe/{token}"
 
-    def _render(self, session, cart, customer, contacts, decision, seed: str, unsubscribe: str) -> tuple[RenderedMessage, MessageTemplate | None]:
-        returning = bool(customer) and session.exec(
-            select(Cart.id).where(Cart.customer_id == customer.id, Cart.status == "completed")
-        ).first() is not None
+    def _render(
+        self,
+        session: Session,
+        cart: Cart,
+        customer: Customer | None,
+        contacts: dict[str, Contact],
+        decision: Decision,
+        channel: str,
+        seed: str,
+        unsubscribe: str,
+    ) -> tuple[RenderedMessage, MessageTemplate | None]:
+        returning = (
+            customer is not None
+            and session.exec(select(Cart.id).where(Cart.customer_id == customer.id, Cart.status == "completed")).first()
+            is not None
+        )
         context = build_message_context(
             self._settings, cart, customer, contacts, decision, returning=returning, unsubscribe_url=unsubscribe
         )
         locale = customer.locale if customer is not None else None
-        return self._templates.render(session, decision.channel, decision.reason, locale, context, seed)
+        return self._templates.render(session, channel, decision.reason, locale, context, seed)
 
     @staticmethod
-    def _recipient(channel: str, contacts) -> str:
+    def _recipient(channel: str, contacts: dict[str, Contact]) -> str:
         if channel == "retargeting":
-            for kind in ("audience_id", "email", "phone"):
-                if kind in contacts:
-                    return audience_hash(contacts[kind].normalized)
-        elif _RECIPIENT_KIND[channel] in contacts:
-            return contacts[_RECIPIENT_KIND[channel]].normalized if channel != "push" else contacts["push_token"].value
+            for kind in CONTACTS_FOR[channel]:
+                if kind in contacts and (hashed := audience_hash(contacts[kind].normalized)):
+                    return hashed
+        elif (kind := CONTACTS_FOR[channel][0]) in contacts:
+            recipient = contacts[kind].normalized if channel != "push" else contacts[kind].value
+            if recipient:
+                return recipient
         raise ApplicationError(f"no {channel} recipient on file", type="InvalidRecipient", non_retryable=True)
 
     @staticmethod

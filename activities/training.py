@@ -17,23 +17,30 @@ import asyncio
 import logging
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio import activity
 from temporalio.service import RPCError
 
-from channel_models.policy import ModelSet
-from channel_models.registry import Thresholds, dump_artifact, library_versions
 from channel_models.learning.training import Candidate, train_models
-from services.model_ops.model_cache import ModelCache, load_active
-from services.model_ops.overview import service_now
-from services.model_ops.retraining import RUNNING
+from channel_models.registry import Thresholds, dump_artifact, library_versions
+from channel_models.registry.model_set import ModelSet
+from channel_models.vocabulary import MODEL_KINDS
+from services.core.clock import service_now
 from services.core.settings import Settings
+from services.model_ops.model_cache import ModelCache, load_active
+from services.model_ops.retraining import RUNNING
+from services.store.frames.data_facts import data_facts
+from services.store.frames.training_data import load_frames
 from services.store.model_versions import record_failure, record_version
-from services.store.frames.training_data import data_facts, load_frames
-from workflows.types import MODEL_KINDS, ModelOutcome, RetrainProgress, RetrainRequest, TrainingFailure, TrainingReport
+from services.store.service_clock import stored_clock
+from workflows import contracts
+from workflows.retraining import RetrainWorkflow
+from workflows.types import ModelOutcome, RetrainProgress, RetrainRequest, TrainingFailure, TrainingReport
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +50,21 @@ SIGNAL_EVERY_S = 0.5  # progress signals are history events: at most two a secon
 Progress = Callable[[str, int, int], None]
 
 
-class TrainingActivities:
-    def __init__(self, engine: Engine, settings: Settings, cache: ModelCache | None = None, *, train=train_models):
+class TrainingActivities(contracts.TrainingActivities):
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        cache: ModelCache | None = None,
+        *,
+        train: Callable[..., Any] = train_models,
+    ) -> None:
         self._engine = engine
         self._settings = settings
         self._cache = cache
         self._train = train  # injectable, so a test can make training fail
 
-    @activity.defn(name="retrain_models")
+    @activity.defn
     async def retrain_models(self, req: RetrainRequest) -> TrainingReport:
         earlier = await _earlier_run()
         if earlier is not None:
@@ -87,7 +101,7 @@ class TrainingActivities:
         total = 5  # loading, three training steps (train_models reports them), storing
         progress("loading data", 0, total)
         with Session(self._engine) as session:
-            now = service_now(session)
+            now = service_now(stored_clock(session))
             active = ModelSet(**load_active(session, key))
             facts = {kind: data_facts(session, kind, now) for kind in MODEL_KINDS}
         frames = load_frames(self._engine, until=now)
@@ -102,10 +116,18 @@ class TrainingActivities:
             progress(step, 1 + done, total)
 
         candidates = self._train(
-            frames.decisions, frames.carts, frames.labels, now=now, seed=settings.train_seed,
-            thresholds=Thresholds.from_settings(settings), active=active, epsilon=settings.exploration,
-            min_incentive_lift=settings.min_incentive_lift, reward=settings.reward,
-            promotion_confidence=settings.promotion_confidence, facts_by_kind=facts,
+            frames.decisions,
+            frames.carts,
+            frames.labels,
+            now=now,
+            seed=settings.train_seed,
+            thresholds=Thresholds.from_settings(settings),
+            active=active,
+            epsilon=settings.exploration,
+            min_incentive_lift=settings.min_incentive_lift,
+            reward=settings.reward,
+            promotion_confidence=settings.promotion_confidence,
+            facts_by_kind=facts,
             progress=training_step,
         )
         progress("storing", total - 1, total)
@@ -114,30 +136,48 @@ class TrainingActivities:
         log.info("retraining (%s) done: %s", req.trigger, ", ".join(f"{o.kind} {o.outcome}" for o in outcomes))
         return TrainingReport(outcomes=outcomes, rows=len(frames.decisions))
 
-    def _store(self, candidates: list[Candidate], skipped: dict[str, str], key: bytes, now) -> list[ModelOutcome]:
+    def _store(
+        self, candidates: list[Candidate], skipped: dict[str, str], key: bytes, now: datetime
+    ) -> list[ModelOutcome]:
         outcomes = {}
         versions = library_versions()
         with Session(self._engine) as session:
             for c in candidates:
                 artifact, mac = dump_artifact(c.model, key) if c.promote else (None, None)
                 row = record_version(
-                    session, kind=c.kind, status="active" if c.promote else "rejected", metrics=_json_safe(c.metrics),
-                    params=_params(c.model), library_versions=versions, data_from=c.data_from, data_to=c.data_to,
-                    eval_from=c.eval_from, eval_to=c.eval_to, rows_train=c.rows_train, rows_eval=c.rows_eval,
-                    artifact=artifact, artifact_hmac=mac, note=c.why, now=now,
+                    session,
+                    kind=c.kind,
+                    status="active" if c.promote else "rejected",
+                    metrics=_json_safe(c.metrics),
+                    params=_params(c.model),
+                    library_versions=versions,
+                    data_from=c.data_from,
+                    data_to=c.data_to,
+                    eval_from=c.eval_from,
+                    eval_to=c.eval_to,
+                    rows_train=c.rows_train,
+                    rows_eval=c.rows_eval,
+                    artifact=artifact,
+                    artifact_hmac=mac,
+                    note=c.why,
+                    now=now,
                 )
-                outcomes[c.kind] = ModelOutcome(c.kind, "promoted" if c.promote else "rejected", row.version, c.why[:WHY_LIMIT])
+                outcomes[c.kind] = ModelOutcome(
+                    c.kind, "promoted" if c.promote else "rejected", row.version, c.why[:WHY_LIMIT]
+                )
             session.commit()
         for kind in MODEL_KINDS:
             if kind not in outcomes:
-                outcomes[kind] = ModelOutcome(kind, "skipped", None, skipped.get(kind, "no candidate was trained")[:WHY_LIMIT])
+                outcomes[kind] = ModelOutcome(
+                    kind, "skipped", None, skipped.get(kind, "no candidate was trained")[:WHY_LIMIT]
+                )
         return [outcomes[kind] for kind in MODEL_KINDS]
 
-    @activity.defn(name="record_training_failure")
+    @activity.defn
     def record_training_failure(self, failure: TrainingFailure) -> None:
         """Every kind's status shows the failure (Alert) until a later training succeeds."""
         with Session(self._engine) as session:
-            now = service_now(session)
+            now = service_now(stored_clock(session))
             for kind in MODEL_KINDS:
                 record_failure(session, kind, failure.why, now)
             session.commit()
@@ -154,6 +194,8 @@ async def _earlier_run() -> str | None:
     except RuntimeError:
         return None  # no Temporal client (a unit test's ActivityEnvironment)
     try:
+        if info.workflow_id is None:
+            return None  # not run by a workflow
         mine = await client.get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id).describe()
         async for other in client.list_workflows(RUNNING):
             if other.id != info.workflow_id and other.start_time < mine.start_time:
@@ -167,12 +209,12 @@ class _ProgressForwarder:
     """Sends the latest progress to the workflow: at once when the step changes, otherwise at
     most every SIGNAL_EVERY_S (each signal is an event in the run's history)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.latest: RetrainProgress | None = None
         self._sent: RetrainProgress | None = None
         self._sent_at = 0.0
 
-    def details(self) -> tuple:
+    def details(self) -> tuple[Any, ...]:
         shown = self.latest
         return (shown.step, shown.done, shown.total) if shown else ()
 
@@ -184,14 +226,16 @@ class _ProgressForwarder:
             return
         self._sent, self._sent_at = latest, now
         info = activity.info()
+        if info.workflow_id is None:
+            return  # not run by a workflow: nobody to tell
         try:
             handle = activity.client().get_workflow_handle(info.workflow_id, run_id=info.workflow_run_id)
-            await handle.signal("training_progress", latest)
+            await handle.signal(RetrainWorkflow.training_progress, latest)
         except Exception as err:  # noqa: BLE001 - progress is for display; training goes on
             log.warning("could not report retraining progress: %s", err)
 
 
-def _json_safe(value):
+def _json_safe(value: Any) -> Any:
     """Metrics as JSON both databases take: numpy scalars as Python numbers, NaN and infinity as null."""
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
@@ -204,9 +248,12 @@ def _json_safe(value):
     return value
 
 
-def _params(model) -> dict:
+def _params(model: Any) -> dict[str, Any]:
     """The estimator's parameters as JSON-safe values (scikit-learn's get_params when present)."""
     get_params = getattr(model, "get_params", None)
     if get_params is None:
         return {}
-    return {k: v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)[:200] for k, v in get_params(deep=False).items()}
+    return {
+        k: v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)[:200]
+        for k, v in get_params(deep=False).items()
+    }

@@ -24,7 +24,6 @@ import time
 import uuid
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.service_processes import embedded_dev_server  # noqa: E402
@@ -61,7 +60,7 @@ async def baseline(client, n: int, concurrency: int, queue: str) -> float:
             RecoveryInput(shop="bench", cart_key=f"{run}-{i}"),
             id=f"baseline/{run}/{i}",
             task_queue=queue,
-            start_signal="cart_updated",
+            start_signal=CartRecoveryWorkflow.cart_updated.__name__,
             start_signal_args=[CartUpdated(1)],
         )
 
@@ -91,11 +90,19 @@ def webhook_bodies(n: int) -> list[tuple[bytes, dict]]:
 async def asgi_post(app, path: str, body: bytes, headers: dict) -> int:
     """One request through the ASGI app, the way uvicorn hands it over."""
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
         + [(b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
     }
     delivered, status = False, []
 
@@ -140,7 +147,9 @@ async def main(n: int, concurrency: int, rounds: int) -> None:
                 for r in range(rounds):
                     base_rates.append(await baseline(env.client, n, concurrency, "bench"))
                     ingest_rates.append(await ingest(app, n, concurrency))
-                    print(f"round {r + 1}: start_workflow {base_rates[-1]:7.1f}/s   webhook ingest {ingest_rates[-1]:7.1f}/s")
+                    print(
+                        f"round {r + 1}: start_workflow {base_rates[-1]:7.1f}/s   webhook ingest {ingest_rates[-1]:7.1f}/s"
+                    )
             engine.dispose()
         finally:
             await env.shutdown()

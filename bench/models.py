@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -33,92 +32,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from channel_models.policy import LoadedModel, ModelSet, Planner  # noqa: E402
-from channel_models.registry import Thresholds  # noqa: E402
-from channel_models.simulator import SyntheticShop, run_journeys  # noqa: E402
+from bench.model_logs import write_logs  # noqa: E402
 from channel_models.learning.training import train_models  # noqa: E402
+from channel_models.policy import Planner  # noqa: E402
+from channel_models.registry import Thresholds  # noqa: E402
+from channel_models.registry.model_set import LoadedModel, ModelSet  # noqa: E402
+from channel_models.simulator import SyntheticShop, run_journeys  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
-from services.store.frames.feature_rows import FEATURES, feature_row  # noqa: E402
 
 OPEN = Thresholds(min_days=0, min_carts=0, min_conversions=0, min_labels=0, overdue_hours=48, stale_hours=48)
-
-
-def _ts(moment) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _snapshot(row) -> dict:
-    return {name: (row[name].item() if hasattr(row[name], "item") else row[name]) for name in FEATURES.names}
-
-
-def write_logs(path: Path, result, target: int) -> int:
-    """The simulated logs, copied until `target` decisions; returns the number written."""
-    make_engine(f"sqlite:///{path}").dispose()  # the service's schema
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=OFF")
-    decisions, carts = result.decisions, result.carts.set_index("cart_id")
-    outcomes = {o.cart_id: o for o in result.outcomes} if hasattr(result, "outcomes") else {}
-    labels = result.labels
-    span = (carts["abandoned_at"].max() - carts["abandoned_at"].min()).to_pytimedelta() + timedelta(days=6)
-    cart_rows = [(cid, _snapshot(row), row) for cid, row in carts.iterrows()]
-    decision_rows = [(_snapshot(row), row) for _, row in decisions.iterrows()]
-    written, copy, next_id = 0, 0, 1
-    while written < target:
-        shift, prefix = span * copy, f"c{copy}-"
-        con.executemany(
-            "INSERT INTO carts (id, shop, token, platform, currency, value_cents, items, stage, version, status, "
-            "journey_state, holdout, created_at, updated_at, abandoned_at, features, feature_row) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(prefix + cid, "bench", prefix + cid, "generic", "USD", int(row["value"] * 100), "[]", snap["stage"], 1,
-              "recovered" if row["recovered"] else "not_recovered", "done", bool(row["holdout"]),
-              _ts(row["abandoned_at"] + shift), _ts(row["abandoned_at"] + shift), _ts(row["abandoned_at"] + shift),
-              json.dumps(snap), feature_row(snap)) for cid, snap, row in cart_rows])
-        recovered = []
-        for cid, _, row in cart_rows:
-            outcome = outcomes.get(cid)
-            at = getattr(outcome, "order_at", None) or getattr(outcome, "recovered_at", None)
-            if row["recovered"]:
-                placed = (at if at is not None else row["abandoned_at"] + timedelta(hours=1)) + shift
-                recovered.append((prefix + cid, placed))
-        con.executemany(
-            "INSERT INTO orders (shop, order_id, cart_id, currency, value_cents, placed_at, received_at) VALUES (?,?,?,?,?,?,?)",
-            [("bench", f"o-{cid}", cid, "USD", 100, _ts(at), _ts(at)) for cid, at in recovered])
-        con.executemany(
-            "INSERT INTO outcomes (cart_id, status, holdout, order_id, value_cents, currency, touches_sent, recorded_at) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            [(prefix + cid, "recovered" if row["recovered"] else "not_recovered", bool(row["holdout"]),
-              f"o-{prefix + cid}" if row["recovered"] else None, int(row["value"] * 100), "USD", int(row["touches_sent"]),
-              _ts(row["abandoned_at"] + shift + timedelta(days=5))) for cid, _, row in cart_rows])
-        batch, messages = [], []
-        for snap, row in decision_rows:
-            if written + len(batch) >= target:
-                break
-            at = _ts(row["decided_at"] + shift)
-            batch.append((next_id, prefix + row["cart_id"], int(row["touch"]), at, row["policy"], False, "price", 0.5, 0.2,
-                          "Low", float(row["propensity"]), "{}", "{}", "[]", json.dumps(snap), feature_row(snap),
-                          int(row["action"]), json.dumps([int(a) for a in row["allowed_actions"]]), "{}"))
-            if row["sent"]:
-                messages.append((next_id, f"{prefix}{row['cart_id']}/{int(row['touch'])}", prefix + row["cart_id"], next_id,
-                                 int(row["touch"]), "email", "sent", 1, 0, at, at))
-            next_id += 1
-        con.executemany(
-            "INSERT INTO decisions (id, cart_id, touch, decided_at, policy, stop, reason, reason_confidence, propensity, "
-            "bucket, action_propensity, allowed, blocked, explanation, features, feature_row, action, allowed_actions, "
-            "model_versions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
-        con.executemany(
-            "INSERT INTO messages (id, idempotency_key, cart_id, decision_id, touch, channel, status, attempts, "
-            "uncertain_resends, created_at, sent_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)", messages)
-        con.executemany(
-            "INSERT INTO reason_labels (cart_id, reason, source, recorded_at) VALUES (?,?,?,?)",
-            [(prefix + r.cart_id, r.label, "survey", _ts(r.labelled_at + shift)) for r in labels.itertuples()])
-        con.commit()
-        written += len(batch)
-        copy += 1
-    con.execute("ANALYZE")
-    con.commit()
-    con.close()
-    return written
 
 
 def retrain_in_this_process(path: str) -> None:
@@ -134,18 +56,37 @@ def retrain_in_this_process(path: str) -> None:
     frames = load_frames(engine)
     (w1, c1) = clock()
     now = frames.decisions["decided_at"].max().to_pydatetime() + timedelta(days=6)
-    candidates = train_models(frames.decisions, frames.carts, frames.labels, now=now, seed=0, thresholds=OPEN,
-                              epsilon=0.1, min_incentive_lift=0.02, reward="recoveries")
+    candidates = train_models(
+        frames.decisions,
+        frames.carts,
+        frames.labels,
+        now=now,
+        seed=0,
+        thresholds=OPEN,
+        epsilon=0.1,
+        min_incentive_lift=0.02,
+        reward="recoveries",
+    )
     (w2, c2) = clock()
     sizes = {c.kind: len(dump_artifact(c.model, b"bench-key")[0]) for c in candidates if c.model is not None}
     (w3, c3) = clock()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({
-        "decisions": len(frames.decisions), "carts": len(frames.carts), "labels": len(frames.labels),
-        "load_s": [w1 - w0, c1 - c0], "train_s": [w2 - w1, c2 - c1], "store_s": [w3 - w2, c3 - c2],
-        "total_s": w3 - w0, "peak_rss_mb": peak, "artifact_bytes": sizes,
-        "outcomes": {c.kind: c.why[:160] for c in candidates},
-    }))
+    print(
+        json.dumps(
+            {
+                "decisions": len(frames.decisions),
+                "carts": len(frames.carts),
+                "labels": len(frames.labels),
+                "load_s": [w1 - w0, c1 - c0],
+                "train_s": [w2 - w1, c2 - c1],
+                "store_s": [w3 - w2, c3 - c2],
+                "total_s": w3 - w0,
+                "peak_rss_mb": peak,
+                "artifact_bytes": sizes,
+                "outcomes": {c.kind: c.why[:160] for c in candidates},
+            }
+        )
+    )
 
 
 class Recorder:
@@ -179,8 +120,10 @@ def main(args) -> None:
         else:
             started = time.perf_counter()
             written = write_logs(path, result, args.decisions)
-            print(f"wrote {written} logged decisions to SQLite in {time.perf_counter() - started:.0f} s "
-                  f"({path.stat().st_size / 1e9:.1f} GB)")
+            print(
+                f"wrote {written} logged decisions to SQLite in {time.perf_counter() - started:.0f} s "
+                f"({path.stat().st_size / 1e9:.1f} GB)"
+            )
         out = subprocess.run([sys.executable, __file__, "--retrain-only", str(path)], capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(out.stderr[-3000:])
@@ -189,14 +132,27 @@ def main(args) -> None:
     for step in ("load", "train", "store"):
         wall, cpu = figures[f"{step}_s"]
         print(f"  {step:5s} {wall:6.1f} s wall, {cpu:6.1f} s CPU")
-    print(f"  total {figures['total_s']:6.1f} s (target <= 60 s); peak RSS {figures['peak_rss_mb']:.0f} MB (target <= 2048 MB)")
+    print(
+        f"  total {figures['total_s']:6.1f} s (target <= 60 s); peak RSS {figures['peak_rss_mb']:.0f} MB (target <= 2048 MB)"
+    )
     for kind, why in figures["outcomes"].items():
         print(f"  {kind}: {why}")
 
     now = result.decisions["decided_at"].max().to_pydatetime() + timedelta(days=6)
-    candidates = train_models(result.decisions, result.carts, result.labels, now=now, seed=0, thresholds=OPEN,
-                              epsilon=0.1, min_incentive_lift=0.02, reward="recoveries")
-    models = ModelSet(**{c.kind: LoadedModel(n, 1, c.model, {}) for n, c in enumerate(candidates, 1) if c.model is not None})
+    candidates = train_models(
+        result.decisions,
+        result.carts,
+        result.labels,
+        now=now,
+        seed=0,
+        thresholds=OPEN,
+        epsilon=0.1,
+        min_incentive_lift=0.02,
+        reward="recoveries",
+    )
+    models = ModelSet(
+        **{c.kind: LoadedModel(n, 1, c.model, {}) for n, c in enumerate(candidates, 1) if c.model is not None}
+    )
     recorder = Recorder(Planner("auto", exploration=0.1))
     run_journeys(SyntheticShop(seed=6), recorder, max(args.plans // 2, 10), seed=6)
     contexts = recorder.contexts[: args.plans]
@@ -204,9 +160,12 @@ def main(args) -> None:
     baseline = None
     unshadowed = Planner("auto", models, exploration=0.1)
     unshadowed.shadowed = False  # what the rules' shadow action (decisions.rule_action) costs
-    for name, planner in (("rules", Planner("rules")), ("exploring rules (Learning)", Planner("auto", exploration=0.1)),
-                          ("learned, without the shadow", unshadowed),
-                          ("learned, 3 models Active", Planner("auto", models, exploration=0.1))):
+    for name, planner in (
+        ("rules", Planner("rules")),
+        ("exploring rules (Learning)", Planner("auto", exploration=0.1)),
+        ("learned, without the shadow", unshadowed),
+        ("learned, 3 models Active", Planner("auto", models, exploration=0.1)),
+    ):
         latency(planner, contexts[:200])  # warm-up
         p50, p99, worst = latency(planner, contexts)
         baseline = baseline or p99

@@ -32,38 +32,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import email.message
 import json
 import math
 import sys
 import tempfile
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-import uvicorn
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.shop_loop import ShopLoop  # noqa: E402
-from bench.service_processes import cpu_seconds, embedded_dev_server, rss_mb, worker_process  # noqa: E402
+from bench.policy_arms import (  # noqa: E402
+    ADMIN,
+    CODES,
+    SECRET,
+    Arm,
+    Sinks,
+    achieved_value,
+    arm_rates,
+    retrain,
+    run_phase,
+)
+from bench.service_processes import embedded_dev_server  # noqa: E402
 from channel_models.simulator import SyntheticShop  # noqa: E402
-from services.api.app import create_app  # noqa: E402
-from services.core.settings import Settings  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
-from services.store.tables import Cart, Decision, Message, ModelVersion, Outcome  # noqa: E402
-from services.store.frames.training_data import load_frames  # noqa: E402
-from services.entrypoints.worker import build_worker  # noqa: E402
-from tests.e2e.sinks import HttpSink, SmtpSink, free_port  # noqa: E402
+from services.store.tables import ModelVersion  # noqa: E402
+from tests.utils.e2e.sinks import HttpSink, SmtpSink  # noqa: E402
 
-SECRET = "bench-policy-secret"
-ADMIN = "bench-policy-admin-key"
-CODES = {"discount": "SAVE10BENCH", "free_shipping": "FREESHIPBENCH"}
 Z = 1.959964
 
 
@@ -73,217 +70,80 @@ def wald(p1: float, n1: int, p2: float, n2: int) -> tuple[float, float, float]:
     return diff, diff - half, diff + half
 
 
-def text_of(message: email.message.Message) -> str:
-    parts = message.walk() if message.is_multipart() else [message]
-    return "\n".join(
-        part.get_payload(decode=True).decode(errors="replace")
-        for part in parts if part.get_content_maintype() == "text"
-    )
-
-
-class Sinks:
-    """Hands what the SMTP and HTTP sinks received to the ShopLoop whose shopper it was sent to."""
-
-    def __init__(self, smtp: SmtpSink, http: HttpSink):
-        self.smtp, self.http, self.seen_smtp, self.seen_http = smtp, http, 0, 0
-
-    def pump(self, loops: list[ShopLoop]) -> None:
-        def deliver(channel: str, recipient: str, text: str) -> None:
-            key = recipient.strip().lower()
-            owner = next((loop for loop in loops if key in loop.by_recipient), loops[0])  # loops[0] counts it unmatched
-            owner.delivered(channel, recipient, text)
-
-        for rcpts, message in self.smtp.messages[self.seen_smtp:]:
-            for rcpt in rcpts:
-                deliver("email", rcpt, text_of(message))
-        self.seen_smtp = len(self.smtp.messages)
-        for path, _, payload in self.http.requests[self.seen_http:]:
-            channel = {"/sms": "sms", "/push": "push", "/audience": "retargeting"}.get(path.split("?")[0])
-            if channel:
-                deliver(channel, str(payload.get("to", "")), str(payload.get("message", "")))
-        self.seen_http = len(self.http.requests)
-
-
-@dataclass
-class Arm:
-    name: str  # also the shop name its carts are stored under: bench-<name>
-    policy: str
-    exploration: float
-
-
-async def run_phase(env, engine, base: dict, sinks: Sinks, *, shop: SyntheticShop, carts: int, arms: list[Arm],
-                    rate: float) -> None:
-    """`carts` shoppers at `rate` a second, dealt to the arms by customer (a returning customer stays
-    in their arm): each arm is a whole service - its own uvicorn API and `cartrecovery worker`
-    process on its own task queue - so the arms run side by side under the same load and clock."""
-    async with contextlib.AsyncExitStack() as stack:
-        loops = []
-        for arm in arms:
-            values = dict(base, policy=arm.policy, exploration=arm.exploration, api_port=free_port(),
-                          task_queue=f"bench-{arm.name}-{uuid.uuid4().hex[:8]}")
-            settings = Settings(_env_file=None, **values)
-            port = await stack.enter_async_context(api_server(settings, env, engine))
-            worker = stack.enter_context(worker_process(
-                {"CR_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-                 **{f"CR_{key.upper()}": str(value) for key, value in values.items()}},
-                Path(values["data_dir"]) / f"worker-{values['task_queue']}.log"))
-            stack.callback(report_worker, values["task_queue"], worker.pid)  # before the worker stops
-            client = await stack.enter_async_context(httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60))
-            loops.append(ShopLoop(shop, client, shop_name=f"bench-{arm.name}", secret=SECRET, time_scale=base["time_scale"],
-                                  abandon_after_hours=settings.abandon_after_minutes / 60,
-                                  horizon_hours=settings.attribution_window_hours,
-                                  incentive_codes=CODES))
-        pump = asyncio.create_task(_pump(sinks, loops))
-        started = time.monotonic()
-        lanes = asyncio.Semaphore(8)  # checkouts in flight: one shopper's webhooks go in order
-
-        async def checkout(loop, shopper):
-            async with lanes:
-                await loop.checkout(shopper)
-
-        posting = []
-        for n, shopper in enumerate(shop.shoppers(carts)):
-            posting.append(asyncio.create_task(checkout(loops[shopper.customer.index % len(loops)], shopper)))
-            await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))
-        await asyncio.gather(*posting)
-        names = ", ".join(arm.name for arm in arms)
-        print(f"  {names}: {carts} checkouts posted in {time.monotonic() - started:.0f} s; waiting for outcomes", flush=True)
-        await _wait_for_outcomes(engine, [loop.shop_name for loop in loops], carts, base)
-        for loop in loops:
-            await loop.drain()
-        pump.cancel()
-        for arm, loop in zip(arms, loops):
-            print(f"  {arm.name}: done after {time.monotonic() - started:.0f} s; webhook statuses {loop.statuses}, "
-                  f"unmatched messages {loop.unmatched}; {lateness(engine, loop.shop_name)}", flush=True)
-
-
-@contextlib.asynccontextmanager
-async def api_server(settings: Settings, env, engine):
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine, client=env.client),
-                                           host="127.0.0.1", port=settings.api_port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    try:
-        yield settings.api_port
-    finally:
-        server.should_exit = True
-        await serving
-
-
-def report_worker(task_queue: str, pid: int) -> None:
-    print(f"  worker {task_queue}: {cpu_seconds(pid):.0f} CPU s, peak RSS {rss_mb(pid, peak=True):.0f} MB", flush=True)
-
-
-def lateness(engine, shop_name: str) -> str:
-    """How late the service delivered against its own plan (sent_at - the decision's send_at, on the
-    service clock): the bench is only fair while this stays small next to the shop's timing."""
-    with Session(engine) as session:
-        rows = session.exec(select(Message.sent_at, Decision.send_at).join(Decision, col(Decision.id) == col(Message.decision_id))
-                            .join(Cart, col(Cart.id) == col(Message.cart_id))
-                            .where(Cart.shop == shop_name, col(Message.sent_at).is_not(None))).all()
-    late = sorted(max(0.0, (sent - planned).total_seconds() / 60) for sent, planned in rows if planned is not None)
-    if not late:
-        return "no messages"
-    return (f"{len(late)} messages delivered late by median {late[len(late) // 2]:.0f} min, "
-            f"p90 {late[int(len(late) * 0.9)]:.0f} min (service clock)")
-
-
-async def _pump(sinks: Sinks, loops: list[ShopLoop]) -> None:
-    while True:
-        sinks.pump(loops)
-        await asyncio.sleep(0.05)
-
-
-async def _wait_for_outcomes(engine, shop_names: list[str], carts: int, base: dict) -> None:
-    window_real = Settings(_env_file=None, **base).attribution_window_hours * 3600 / base["time_scale"]
-    deadline = time.monotonic() + window_real * 3 + 600
-    while time.monotonic() < deadline:
-        with Session(engine) as session:
-            done = session.exec(select(Outcome.cart_id).join(Cart, col(Cart.id) == col(Outcome.cart_id))
-                                .where(col(Cart.shop).in_(shop_names))).all()
-        if len(done) >= carts:
-            return
-        await asyncio.sleep(2)
-    print(f"  warning: only {len(done)} of {carts} journeys ended in time", flush=True)
-
-
-async def retrain(base: dict, env, engine) -> dict:
-    settings = Settings(_env_file=None, **base, task_queue=f"bench-{uuid.uuid4().hex[:8]}", api_port=free_port())
-    app = create_app(settings, engine=engine, client=env.client)
-    transport = httpx.ASGITransport(app=app)
-    async with build_worker(env.client, settings, engine), app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=60) as client:
-            headers = {"Authorization": f"Bearer {ADMIN}"}
-            started = await client.post("/v1/models/retrain", headers=headers)
-            started.raise_for_status()
-            workflow_id = started.json()["workflow_id"]
-            while True:
-                state = (await client.get(f"/v1/models/retrain/{workflow_id}", headers=headers)).json()
-                if state.get("status") not in ("running", None):
-                    break
-                await asyncio.sleep(1)
-            return (await client.get("/v1/models", headers=headers)).json() | {"retrain": state}
-
-
-def arm_rates(engine, shop_name: str) -> dict:
-    with Session(engine) as session:
-        rows = session.exec(select(Outcome.holdout, Outcome.status).join(Cart, col(Cart.id) == col(Outcome.cart_id))
-                            .where(Cart.shop == shop_name, col(Outcome.status).in_(("recovered", "not_recovered")))).all()
-    treated = [s == "recovered" for h, s in rows if not h]
-    holdout = [s == "recovered" for h, s in rows if h]
-    return {"treated_n": len(treated), "treated": sum(treated), "holdout_n": len(holdout), "holdout": sum(holdout)}
-
-
-def achieved_value(engine, shop_name: str) -> tuple[float, int]:
-    frames = load_frames(engine)
-    with Session(engine) as session:
-        ids = set(session.exec(select(Cart.id).where(Cart.shop == shop_name)).all())
-    decisions = frames.decisions[frames.decisions["cart_id"].isin(ids)]
-    return float(decisions["reward"].mean()), len(decisions)
-
-
 async def main(args) -> None:
     with tempfile.TemporaryDirectory() as tmp, SmtpSink() as smtp, HttpSink() as http:
         env = await embedded_dev_server(Path(tmp))
         base = dict(
-            data_dir=Path(tmp), database_url=f"sqlite:///{Path(tmp) / 'app.db'}", webhook_secret=SECRET,
-            admin_api_key=ADMIN, email_from="shop@example.com", shop_name="Bench Shop",
-            shop_address="1 Bench Street, Springfield", time_scale=args.scale, holdout_percent=10,
+            data_dir=Path(tmp),
+            database_url=f"sqlite:///{Path(tmp) / 'app.db'}",
+            webhook_secret=SECRET,
+            admin_api_key=ADMIN,
+            email_from="shop@example.com",
+            shop_name="Bench Shop",
+            shop_address="1 Bench Street, Springfield",
+            time_scale=args.scale,
+            holdout_percent=10,
             email_url=f"mailto://127.0.0.1:{smtp.port}?to={{to}}&from=shop%40example.com&mode=insecure",
-            sms_url=http.url("sms?:to={to}"), push_url=http.url("push?:to={to}"),
+            sms_url=http.url("sms?:to={to}"),
+            push_url=http.url("push?:to={to}"),
             retargeting_url=http.url("audience?:to={to}"),
-            discount_code=CODES["discount"], free_shipping_code=CODES["free_shipping"],
-            model_min_days=0, model_min_carts=args.learn_carts // 2, model_min_conversions=50, reason_min_labels=50,
+            discount_code=CODES["discount"],
+            free_shipping_code=CODES["free_shipping"],
+            model_min_days=0,
+            model_min_carts=args.learn_carts // 2,
+            model_min_conversions=50,
+            reason_min_labels=50,
         )
         engine = make_engine(base["database_url"])
         sinks = Sinks(smtp, http)
         try:
             print(f"learning phase: {args.learn_carts} carts, rule prior with exploration {args.explore}", flush=True)
-            await run_phase(env, engine, base, sinks, shop=SyntheticShop(seed=11), carts=args.learn_carts,
-                            arms=[Arm("learning", "auto", args.explore)], rate=args.rate)
+            await run_phase(
+                env,
+                engine,
+                base,
+                sinks,
+                shop=SyntheticShop(seed=11),
+                carts=args.learn_carts,
+                arms=[Arm("learning", "auto", args.explore)],
+                rate=args.rate,
+            )
             t = time.monotonic()
             models = await retrain(base, env, engine)
-            print(f"retraining took {time.monotonic() - t:.0f} s: {json.dumps(models['retrain'].get('result'), default=str)[:600]}")
+            print(
+                f"retraining took {time.monotonic() - t:.0f} s: {json.dumps(models['retrain'].get('result'), default=str)[:600]}"
+            )
             for model in models.get("models", []):
                 print(f"  {model.get('kind')}: {model.get('status')} {'; '.join(model.get('reasons', []))[:200]}")
             print(f"arms: {3 * args.carts} fresh carts dealt to learned / rules / fixed, side by side", flush=True)
-            await run_phase(env, engine, base, sinks, shop=SyntheticShop(seed=12), carts=3 * args.carts,
-                            arms=[Arm("learned", "auto", 0.05), Arm("rules", "rules", 0.0), Arm("fixed", "fixed", 0.0)],
-                            rate=args.rate)
+            await run_phase(
+                env,
+                engine,
+                base,
+                sinks,
+                shop=SyntheticShop(seed=12),
+                carts=3 * args.carts,
+                arms=[Arm("learned", "auto", 0.05), Arm("rules", "rules", 0.0), Arm("fixed", "fixed", 0.0)],
+                rate=args.rate,
+            )
             arms = {arm: arm_rates(engine, f"bench-{arm}") for arm in ("learned", "rules", "fixed")}
             report(arms)
             with Session(engine) as session:
-                version = session.exec(select(ModelVersion).where(ModelVersion.kind == "policy",
-                                                                  ModelVersion.status == "active")).first()
+                version = session.exec(
+                    select(ModelVersion).where(ModelVersion.kind == "policy", ModelVersion.status == "active")
+                ).first()
             if version is not None:
                 value, n = achieved_value(engine, "bench-learned")
                 m = version.metrics
                 inside = m["candidate_dr_low"] <= value <= m["candidate_dr_high"]
-                print(f"\noff-policy estimate of the promoted policy (DR, later slice of the learning data): "
-                      f"{m['candidate_dr']:.4f} [{m['candidate_dr_low']:.4f}, {m['candidate_dr_high']:.4f}]")
-                print(f"value it achieved when it ran (mean per-decision reward, {n} decisions): {value:.4f} "
-                      f"-> {'inside' if inside else 'OUTSIDE'} the interval")
+                print(
+                    f"\noff-policy estimate of the promoted policy (DR, later slice of the learning data): "
+                    f"{m['candidate_dr']:.4f} [{m['candidate_dr_low']:.4f}, {m['candidate_dr_high']:.4f}]"
+                )
+                print(
+                    f"value it achieved when it ran (mean per-decision reward, {n} decisions): {value:.4f} "
+                    f"-> {'inside' if inside else 'OUTSIDE'} the interval"
+                )
             else:
                 print("\nno policy model was promoted: the learned arm ran the rule prior with exploration")
         finally:
@@ -296,40 +156,64 @@ def in_process(args) -> None:
     shop's truth in memory, so it can afford samples large enough for tight intervals."""
     from datetime import timedelta
 
-    from channel_models.policy import LoadedModel, ModelSet, Planner
-    from channel_models.registry import Thresholds
-    from channel_models.simulator import run_journeys
     from channel_models.learning.training import train_models
+    from channel_models.policy import Planner
+    from channel_models.registry import Thresholds
+    from channel_models.registry.model_set import LoadedModel, ModelSet
+    from channel_models.simulator import run_journeys
 
     started = time.monotonic()
     log = run_journeys(SyntheticShop(seed=11), Planner("auto", exploration=args.explore), args.learn_carts, seed=11)
     print(f"learning: {log.summary()} ({time.monotonic() - started:.0f} s)")
     now = log.decisions["decided_at"].max().to_pydatetime() + timedelta(days=6)
     open_gate = Thresholds(min_days=0, min_carts=0, min_conversions=0, min_labels=0, overdue_hours=48, stale_hours=48)
-    candidates = train_models(log.decisions, log.carts, log.labels, now=now, seed=0, thresholds=open_gate,
-                              epsilon=0.05, min_incentive_lift=0.02, reward="recoveries")
+    candidates = train_models(
+        log.decisions,
+        log.carts,
+        log.labels,
+        now=now,
+        seed=0,
+        thresholds=open_gate,
+        epsilon=0.05,
+        min_incentive_lift=0.02,
+        reward="recoveries",
+    )
     for c in candidates:
         print(f"  {c.kind}: {'promoted' if c.promote else 'REJECTED'} - {c.why[:300]}")
-    models = ModelSet(**{c.kind: LoadedModel(n, 1, c.model, {}) for n, c in enumerate(candidates, 1)
-                         if c.model is not None and (c.promote or c.kind == "policy")})
+    models = ModelSet(
+        **{
+            c.kind: LoadedModel(n, 1, c.model, {})
+            for n, c in enumerate(candidates, 1)
+            if c.model is not None and (c.promote or c.kind == "policy")
+        }
+    )
     arms, results = {}, {}
-    for arm, planner in (("learned", Planner("auto", models, exploration=0.05)), ("rules", Planner("rules")),
-                         ("fixed", Planner("fixed"))):
+    for arm, planner in (
+        ("learned", Planner("auto", models, exploration=0.05)),
+        ("rules", Planner("rules")),
+        ("fixed", Planner("fixed")),
+    ):
         result = run_journeys(SyntheticShop(seed=12), planner, args.carts, seed=12)
         treated = [o for o in result.outcomes if not o.holdout]
         holdout = [o for o in result.outcomes if o.holdout]
-        arms[arm] = {"treated_n": len(treated), "treated": sum(o.recovered for o in treated),
-                     "holdout_n": len(holdout), "holdout": sum(o.recovered for o in holdout)}
+        arms[arm] = {
+            "treated_n": len(treated),
+            "treated": sum(o.recovered for o in treated),
+            "holdout_n": len(holdout),
+            "holdout": sum(o.recovered for o in holdout),
+        }
         results[arm] = result
     report(arms, pooled=False)
     policy = next(c for c in candidates if c.kind == "policy")
     achieved = results["learned"].decisions["reward"]
     m = policy.metrics
     inside = m["candidate_dr_low"] <= achieved.mean() <= m["candidate_dr_high"]
-    print(f"\noff-policy estimate of the candidate (DR, later slice of the learning logs): "
-          f"{m['candidate_dr']:.4f} [{m['candidate_dr_low']:.4f}, {m['candidate_dr_high']:.4f}]; "
-          f"achieved when it ran: {achieved.mean():.4f} over {len(achieved)} decisions -> "
-          f"{'inside' if inside else 'OUTSIDE'} the interval")
+    print(
+        f"\noff-policy estimate of the candidate (DR, later slice of the learning logs): "
+        f"{m['candidate_dr']:.4f} [{m['candidate_dr_low']:.4f}, {m['candidate_dr_high']:.4f}]; "
+        f"achieved when it ran: {achieved.mean():.4f} over {len(achieved)} decisions -> "
+        f"{'inside' if inside else 'OUTSIDE'} the interval"
+    )
 
 
 def report(arms: dict, pooled: bool = True) -> None:
@@ -348,8 +232,10 @@ def report(arms: dict, pooled: bool = True) -> None:
         (p1, n1, i1), (p2, n2, i2) = rates["learned"], rates[other]
         diff, low, high = wald(p1, n1, p2, n2)
         ratio = i1 / i2 if i2 else float("inf")
-        print(f"learned - {other}: {diff:+.2%} [{low:+.2%}, {high:+.2%}] "
-              f"({'outside' if low > 0 else 'NOT outside'} its 95 % interval); incremental ratio {ratio:.2f}")
+        print(
+            f"learned - {other}: {diff:+.2%} [{low:+.2%}, {high:+.2%}] "
+            f"({'outside' if low > 0 else 'NOT outside'} its 95 % interval); incremental ratio {ratio:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -16,14 +16,9 @@ Proportions (per abandoned cart unless said otherwise):
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import text
-from sqlalchemy.schema import CreateIndex
-
-from services.store.tables import Cart, Decision, Message, Outcome
 
 START = np.datetime64("2025-06-01T00:00:00", "us")
 SHOPS = np.array(["shop-1", "shop-2", "shop-3", "shop-4"])
@@ -32,15 +27,6 @@ REASONS = np.array(["shipping_cost", "price", "indecision", "technical", "other"
 BUCKETS = np.array(["Very low", "Low", "Moderate", "High", "Very high"])
 CHANNELS = np.array(["email", "sms", "push", "retargeting"])
 CHANNEL_BY_TOUCH = {1: [0.85, 0.05, 0.10, 0.0], 2: [0.60, 0.20, 0.10, 0.10], 3: [0.40, 0.15, 0.10, 0.35]}
-
-CART_COLUMNS = ("id", "shop", "token", "platform", "currency", "value_cents", "items", "stage", "version", "status",
-                "journey_state", "holdout", "reason", "bucket", "created_at", "updated_at", "abandoned_at", "closed_at")
-DECISION_COLUMNS = ("id", "cart_id", "touch", "decided_at", "policy", "stop", "channel", "reason", "reason_confidence",
-                    "propensity", "bucket", "action_propensity", "allowed", "blocked", "explanation", "features")
-MESSAGE_COLUMNS = ("id", "idempotency_key", "cart_id", "decision_id", "touch", "channel", "template", "status", "attempts",
-                   "uncertain_resends", "created_at", "sent_at")
-OUTCOME_COLUMNS = ("cart_id", "status", "holdout", "order_id", "value_cents", "currency", "attributed_touch",
-                   "attributed_channel", "touches_sent", "time_to_recovery_s", "recorded_at")
 
 
 @dataclass
@@ -95,7 +81,9 @@ def generate_chunk(rng, start: int, n: int, total: int, first_decision: int, fir
     d_cart = np.repeat(np.arange(n), per_cart)
     d_touch = np.arange(len(d_cart)) - np.repeat(np.cumsum(per_cart) - per_cart, per_cart) + 1
     d_stop = d_touch > sent[d_cart]
-    d_reason = np.where(rng.random(len(d_cart)) < 0.1, rng.choice(5, len(d_cart)), reason_ix[d_cart])  # re-inferred later
+    d_reason = np.where(
+        rng.random(len(d_cart)) < 0.1, rng.choice(5, len(d_cart)), reason_ix[d_cart]
+    )  # re-inferred later
     d_channel = np.full(len(d_cart), -1)
     for touch, p in CHANNEL_BY_TOUCH.items():
         at = (d_touch == touch) & ~d_stop
@@ -106,41 +94,79 @@ def generate_chunk(rng, start: int, n: int, total: int, first_decision: int, fir
     d_at_s = stamps(d_at)
     propensity = (bucket_ix[d_cart] * 0.2 + 0.1).round(3)
 
-    decisions = list(zip(
-        d_ids.tolist(), ids[d_cart].tolist(), d_touch.tolist(), d_at_s.tolist(), ["rules-v1"] * len(d_cart),
-        d_stop.tolist(), [names[c] if c >= 0 else None for c in d_channel.tolist()], REASONS[d_reason].tolist(),
-        [0.7] * len(d_cart), propensity.tolist(), BUCKETS[bucket_ix[d_cart]].tolist(), [1.0] * len(d_cart),
-        ["{}"] * len(d_cart), ["{}"] * len(d_cart), ["[]"] * len(d_cart), ["{}"] * len(d_cart),
-    ))
+    decisions = list(
+        zip(
+            d_ids.tolist(),
+            ids[d_cart].tolist(),
+            d_touch.tolist(),
+            d_at_s.tolist(),
+            ["rules-v1"] * len(d_cart),
+            d_stop.tolist(),
+            [names[c] if c >= 0 else None for c in d_channel.tolist()],
+            REASONS[d_reason].tolist(),
+            [0.7] * len(d_cart),
+            propensity.tolist(),
+            BUCKETS[bucket_ix[d_cart]].tolist(),
+            [1.0] * len(d_cart),
+            ["{}"] * len(d_cart),
+            ["{}"] * len(d_cart),
+            ["[]"] * len(d_cart),
+            ["{}"] * len(d_cart),
+        )
+    )
 
     m = ~d_stop
     m_cart, m_touch, m_channel = d_cart[m], d_touch[m], CHANNELS[d_channel[m]]
     variant_form = rng.random(len(m_cart)) < 0.5
     base = np.char.add(np.char.add(m_channel, "/"), REASONS[d_reason[m]])
-    suffix = np.char.add(np.char.add("@v", rng.integers(1, 3, len(m_cart)).astype(str)),
-                         np.char.add("/", np.where(rng.random(len(m_cart)) < 0.5, "A", "B")))
+    suffix = np.char.add(
+        np.char.add("@v", rng.integers(1, 3, len(m_cart)).astype(str)),
+        np.char.add("/", np.where(rng.random(len(m_cart)) < 0.5, "A", "B")),
+    )
     template = np.where(variant_form, np.char.add(base, suffix), base)
-    keys = np.char.add(np.char.add(np.char.add("recovery/", SHOPS[shop_ix[m_cart]]), np.char.add("/", ids[m_cart])),
-                       np.char.add("/", m_touch.astype(str)))
-    messages = list(zip(
-        range(first_message, first_message + len(m_cart)), keys.tolist(), ids[m_cart].tolist(), d_ids[m].tolist(), m_touch.tolist(),
-        m_channel.tolist(), template.tolist(), ["sent"] * len(m_cart), [1] * len(m_cart), [0] * len(m_cart),
-        d_at_s[m].tolist(), d_at_s[m].tolist(),
-    ))
+    keys = np.char.add(
+        np.char.add(np.char.add("recovery/", SHOPS[shop_ix[m_cart]]), np.char.add("/", ids[m_cart])),
+        np.char.add("/", m_touch.astype(str)),
+    )
+    messages = list(
+        zip(
+            range(first_message, first_message + len(m_cart)),
+            keys.tolist(),
+            ids[m_cart].tolist(),
+            d_ids[m].tolist(),
+            m_touch.tolist(),
+            m_channel.tolist(),
+            template.tolist(),
+            ["sent"] * len(m_cart),
+            [1] * len(m_cart),
+            [0] * len(m_cart),
+            d_at_s[m].tolist(),
+            d_at_s[m].tolist(),
+        )
+    )
 
     # outcomes of the finished journeys; an attributed recovery names the channel of its touch
     touch1_message = np.cumsum(np.concatenate([[0], sent]))[:-1]  # row of each cart's touch-1 message
-    attr_channel = np.where(attributed_touch > 0, m_channel[np.minimum(touch1_message + attributed_touch - 1, len(m_channel) - 1)], "")
+    attr_channel = np.where(
+        attributed_touch > 0, m_channel[np.minimum(touch1_message + attributed_touch - 1, len(m_channel) - 1)], ""
+    )
     o = np.flatnonzero(finished)
     status = np.where(recovered, "recovered", "not_recovered")
-    outcomes = list(zip(
-        ids[o].tolist(), status[o].tolist(), holdout[o].tolist(),
-        [f"o-{c}" if r else None for c, r in zip(ids[o].tolist(), recovered[o].tolist())],
-        np.where(recovered, value, 0)[o].tolist(), ["USD"] * len(o),
-        [t or None for t in attributed_touch[o].tolist()], [c or None for c in attr_channel[o].tolist()],
-        sent[o].tolist(), [t if r else None for t, r in zip(ttr[o].tolist(), recovered[o].tolist())],
-        stamps(abandon_s[o] + 120 * 3600)[:].tolist(),
-    ))
+    outcomes = list(
+        zip(
+            ids[o].tolist(),
+            status[o].tolist(),
+            holdout[o].tolist(),
+            [f"o-{c}" if r else None for c, r in zip(ids[o].tolist(), recovered[o].tolist())],
+            np.where(recovered, value, 0)[o].tolist(),
+            ["USD"] * len(o),
+            [t or None for t in attributed_touch[o].tolist()],
+            [c or None for c in attr_channel[o].tolist()],
+            sent[o].tolist(),
+            [t if r else None for t, r in zip(ttr[o].tolist(), recovered[o].tolist())],
+            stamps(abandon_s[o] + 120 * 3600)[:].tolist(),
+        )
+    )
 
     # the cart's report reason / bucket: its attributed touch's decision, else its first decision
     touch1_decision = np.cumsum(np.concatenate([[0], per_cart]))[:-1]
@@ -150,86 +176,26 @@ def generate_chunk(rng, start: int, n: int, total: int, first_decision: int, fir
     cart_bucket = np.where(planned, BUCKETS[bucket_ix], "")
     cart_status = np.where(~abandoned, "completed", np.where(finished, status, "open"))
     created = stamps(abandon_s - 1800)
-    carts = list(zip(
-        ids.tolist(), SHOPS[shop_ix].tolist(), np.char.add("tok-", ids).tolist(), SHOP_PLATFORM[shop_ix].tolist(),
-        ["USD"] * n, value.tolist(), ["[]"] * n, ["checkout"] * n, [1] * n, cart_status.tolist(),
-        np.where(finished, "done", "attribution").tolist(), [h if a else None for h, a in zip(holdout.tolist(), abandoned.tolist())],
-        [r or None for r in cart_reason.tolist()], [b or None for b in cart_bucket.tolist()],
-        created.tolist(), created.tolist(), [s if a else None for s, a in zip(stamps(abandon_s).tolist(), abandoned.tolist())],
-        [None] * n,
-    ))
+    carts = list(
+        zip(
+            ids.tolist(),
+            SHOPS[shop_ix].tolist(),
+            np.char.add("tok-", ids).tolist(),
+            SHOP_PLATFORM[shop_ix].tolist(),
+            ["USD"] * n,
+            value.tolist(),
+            ["[]"] * n,
+            ["checkout"] * n,
+            [1] * n,
+            cart_status.tolist(),
+            np.where(finished, "done", "attribution").tolist(),
+            [h if a else None for h, a in zip(holdout.tolist(), abandoned.tolist())],
+            [r or None for r in cart_reason.tolist()],
+            [b or None for b in cart_bucket.tolist()],
+            created.tolist(),
+            created.tolist(),
+            [s if a else None for s, a in zip(stamps(abandon_s).tolist(), abandoned.tolist())],
+            [None] * n,
+        )
+    )
     return Tables(carts, decisions, messages, outcomes)
-
-
-def load(engine, chunks) -> tuple[dict[str, int], dict[str, float]]:
-    """Bulk insert the chunks into an engine whose tables exist and are empty; returns the row
-    counts and the seconds spent generating + inserting, and building the indexes.
-    Secondary indexes are dropped for the load and built afterwards (one sort each instead of a
-    million random inserts); foreign keys are not checked (the generator keeps them consistent)."""
-    postgres = engine.dialect.name == "postgresql"
-    counts = dict.fromkeys(("carts", "decisions", "messages", "outcomes"), 0)
-    started = time.perf_counter()
-    indexes = _existing_indexes(engine)
-    with engine.begin() as conn:
-        for index in indexes:
-            conn.execute(text(f"DROP INDEX {index.name}"))
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        if postgres:
-            cursor.execute("SET maintenance_work_mem = '512MB'")  # index builds sort in memory
-            cursor.execute("SET synchronous_commit = off")
-            _skip_foreign_key_triggers(raw, cursor)
-        else:
-            cursor.execute("PRAGMA foreign_keys=OFF")
-            cursor.execute("PRAGMA cache_size=-1000000")  # 1 GB: index pages and sorts stay in memory
-        for tables in chunks:
-            for table, columns in (("carts", CART_COLUMNS), ("decisions", DECISION_COLUMNS),
-                                   ("messages", MESSAGE_COLUMNS), ("outcomes", OUTCOME_COLUMNS)):
-                rows = getattr(tables, table)
-                if postgres:
-                    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
-                else:
-                    marks = ", ".join("?" * len(columns))
-                    cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-                counts[table] += len(rows)
-            raw.commit()
-        if postgres:
-            for table in ("decisions", "messages"):
-                cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-        raw.commit()
-        inserted = time.perf_counter()
-        for index in indexes:
-            cursor.execute(str(CreateIndex(index).compile(dialect=engine.dialect)))
-        cursor.execute("ANALYZE")  # planner statistics, as autovacuum / a periodic ANALYZE keeps them
-        if postgres:
-            cursor.execute("RESET ALL")
-        else:
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA cache_size=-2000")
-        raw.commit()
-    finally:
-        raw.close()
-    return counts, {"generate_and_insert": inserted - started, "index_and_analyze": time.perf_counter() - inserted}
-
-
-def _skip_foreign_key_triggers(raw, cursor) -> None:
-    """PostgreSQL checks each foreign key with a trigger per row; a superuser can skip them (the
-    generator keeps the keys consistent). Without the right, the load is just slower."""
-    try:
-        cursor.execute("SET session_replication_role = replica")
-    except Exception:  # noqa: BLE001 - any refusal: keep the checks
-        raw.rollback()
-
-
-def _existing_indexes(engine) -> list:
-    """The named secondary indexes of the four bulk-loaded tables that this database has (an
-    index may be for one dialect only: see Index.ddl_if in services/store/tables.py)."""
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            present = set(conn.execute(text("SELECT indexname FROM pg_indexes")).scalars())
-        else:
-            present = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
-    return [index for table in (Cart, Decision, Message, Outcome) for index in table.__table__.indexes if index.name in present]

@@ -2,7 +2,7 @@
 
     python bench/reports.py [--carts 1000000] [--postgres URL] [--sqlite-file PATH] [--reuse-postgres]
 
-Generates the carts with their decisions, messages and outcomes (bench/report_data.py: numpy, then
+Generates the carts with their decisions, messages and outcomes (bench/report_data.py: numpy; bench/report_load.py:
 executemany on SQLite / COPY on PostgreSQL), then times `recovery_report` - every split, the
 medians, the daily series - over all of them, for one shop over 30 days and for one shop over all
 time (the median of --runs runs, each in a new session). PostgreSQL runs when
@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -29,13 +29,14 @@ from sqlmodel import Session, func, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report_data import generate, load  # noqa: E402
+from report_data import generate  # noqa: E402
+from report_load import load  # noqa: E402
 
 from services.reports import recovery_report  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
 from services.store.tables import Cart  # noqa: E402
 
-SINCE = datetime(2025, 8, 1, tzinfo=timezone.utc)
+SINCE = datetime(2025, 8, 1, tzinfo=UTC)
 
 
 def prepare(engine, carts: int) -> None:
@@ -45,9 +46,11 @@ def prepare(engine, carts: int) -> None:
         counts, phases = load(engine, generate(carts))
     finally:
         gc.enable()
-    print(f"  generated and loaded in {time.perf_counter() - started:5.1f} s "
-          f"(generate + insert {phases['generate_and_insert']:.1f} s, indexes + ANALYZE {phases['index_and_analyze']:.1f} s): "
-          + ", ".join(f"{n:,} {table}" for table, n in counts.items()))
+    print(
+        f"  generated and loaded in {time.perf_counter() - started:5.1f} s "
+        f"(generate + insert {phases['generate_and_insert']:.1f} s, indexes + ANALYZE {phases['index_and_analyze']:.1f} s): "
+        + ", ".join(f"{n:,} {table}" for table, n in counts.items())
+    )
 
 
 def time_report(engine, runs: int, **filters) -> tuple[float, float, dict]:
@@ -80,8 +83,10 @@ def bench(engine, label: str, carts: int, runs: int) -> None:
         ("one shop (40%), all time", {"shop": "shop-1"}),
     ):
         first, median, report = time_report(engine, runs, **filters)
-        print(f"  recovery_report, {name + ':':26s} first {first:6.3f} s, median of {runs} {median:6.3f} s"
-              f"  ({report['abandoned_carts']:,} abandoned carts, {report['messages_sent']:,} messages)")
+        print(
+            f"  recovery_report, {name + ':':26s} first {first:6.3f} s, median of {runs} {median:6.3f} s"
+            f"  ({report['abandoned_carts']:,} abandoned carts, {report['messages_sent']:,} messages)"
+        )
 
 
 def postgres_engine(url: str, reuse: bool):

@@ -30,9 +30,14 @@ async def embedded_dev_server(directory: Path) -> WorkflowEnvironment:
 def worker_process(settings: dict[str, str], log: Path):
     """`cartrecovery worker` with these CR_* settings (on top of this process's environment)."""
     with open(log, "ab") as out:
-        process = subprocess.Popen([sys.executable, "-c", "from services.entrypoints.cli import app; app()", "worker"],
-                                   cwd=ROOT, env=dict(os.environ, **settings), stdout=out, stderr=subprocess.STDOUT,
-                                   preexec_fn=die_with_parent)
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from services.entrypoints.cli import app; app()", "worker"],
+            cwd=ROOT,
+            env=dict(os.environ, **settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
         try:
             yield process
         finally:

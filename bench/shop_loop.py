@@ -129,4 +129,3 @@ class ShopLoop:
         while self._orders:
             pending, self._orders = self._orders, []
             await asyncio.gather(*pending)
-

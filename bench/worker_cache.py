@@ -61,8 +61,12 @@ async def round_(client: Client, data_dir: Path, journeys: int, cached: int) -> 
     task_queue = f"bench-cache-{uuid.uuid4().hex[:8]}"
     shop = f"bench-{task_queue}"
     ids = [f"recovery/{shop}/{n:06d}" for n in range(journeys)]
-    settings = {"CR_TEMPORAL_ADDRESS": client.service_client.config.target_host, "CR_TASK_QUEUE": task_queue,
-                "CR_DATA_DIR": str(data_dir), "CR_WORKER_CACHED_WORKFLOWS": str(cached)}
+    settings = {
+        "CR_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "CR_TASK_QUEUE": task_queue,
+        "CR_DATA_DIR": str(data_dir),
+        "CR_WORKER_CACHED_WORKFLOWS": str(cached),
+    }
     with worker_process(settings, data_dir / f"worker-{task_queue}.log") as worker:
         await asyncio.sleep(3)
         await settled(worker.pid)
@@ -70,8 +74,12 @@ async def round_(client: Client, data_dir: Path, journeys: int, cached: int) -> 
 
         async def start(n: int):
             await client.start_workflow(
-                CartRecoveryWorkflow.run, RecoveryInput(shop, f"{n:06d}", abandon_after_s=86_400.0),
-                id=ids[n], task_queue=task_queue, start_signal="cart_updated", start_signal_args=[CartUpdated(1)],
+                CartRecoveryWorkflow.run,
+                RecoveryInput(shop, f"{n:06d}", abandon_after_s=86_400.0),
+                id=ids[n],
+                task_queue=task_queue,
+                start_signal=CartRecoveryWorkflow.cart_updated.__name__,
+                start_signal_args=[CartUpdated(1)],
             )
 
         await each(range(journeys), start)
@@ -80,12 +88,23 @@ async def round_(client: Client, data_dir: Path, journeys: int, cached: int) -> 
         wakes = []
         for version in (2, 3):
             before, t = cpu_seconds(worker.pid), time.monotonic()
-            await each(ids, lambda workflow_id: client.get_workflow_handle(workflow_id).signal("cart_updated", CartUpdated(version)))
+            update = CartUpdated(version)
+            await each(
+                ids,
+                lambda workflow_id, update=update: client.get_workflow_handle(workflow_id).signal(
+                    CartRecoveryWorkflow.cart_updated, update
+                ),
+            )
             await settled(worker.pid)
             wakes.append((cpu_seconds(worker.pid) - before, time.monotonic() - t))
     cpu = sum(c for c, _ in wakes)
-    return {"cached": cached, "idle_mb": idle_mb, "loaded_mb": loaded_mb,
-            "cpu_ms_per_wake": cpu * 1000 / (2 * journeys), "wall_s": sum(w for _, w in wakes)}
+    return {
+        "cached": cached,
+        "idle_mb": idle_mb,
+        "loaded_mb": loaded_mb,
+        "cpu_ms_per_wake": cpu * 1000 / (2 * journeys),
+        "wall_s": sum(w for _, w in wakes),
+    }
 
 
 async def main(args) -> None:
@@ -98,11 +117,15 @@ async def main(args) -> None:
             await env.shutdown()
     per_journey_kb = (full["loaded_mb"] - full["idle_mb"]) * 1024 / args.journeys
     print(f"{args.journeys} journeys watching a cart, each woken twice by a cart_updated signal")
-    print(f"worker RSS idle {full['idle_mb']:.0f} MB, with all {args.journeys} cached {full['loaded_mb']:.0f} MB: "
-          f"{per_journey_kb:.0f} KB per cached journey")
+    print(
+        f"worker RSS idle {full['idle_mb']:.0f} MB, with all {args.journeys} cached {full['loaded_mb']:.0f} MB: "
+        f"{per_journey_kb:.0f} KB per cached journey"
+    )
     for r in (full, small):
-        print(f"cache {r['cached']:>6}: {r['cpu_ms_per_wake']:.2f} ms worker CPU per wake "
-              f"({2 * args.journeys} wakes in {r['wall_s']:.0f} s); RSS {r['loaded_mb']:.0f} MB")
+        print(
+            f"cache {r['cached']:>6}: {r['cpu_ms_per_wake']:.2f} ms worker CPU per wake "
+            f"({2 * args.journeys} wakes in {r['wall_s']:.0f} s); RSS {r['loaded_mb']:.0f} MB"
+        )
     print(f"an evicted wake costs {small['cpu_ms_per_wake'] / full['cpu_ms_per_wake']:.1f}x a cached one")
 
 

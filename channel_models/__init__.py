@@ -1,34 +1,14 @@
-"""Channel models: abandonment reason, channel masks, propensity and the rule-based planner.
+"""Channel models: pure decision code (no database, no web, no Temporal).
 
-``RulePolicy().plan(ctx)`` is the public entry point until trained models earn trust; the rules
-are documented in channel_models/rules/rule_policy.py and the modules it uses.
+- ``vocabulary``: the one definition of channels, reasons, buckets, incentives and model kinds;
+- ``context``, ``actions``: what the planner sees and decides, and the bandit's action space;
+- ``policy``: the Policy protocol and the Planner facade ``plan_touch`` calls;
+- ``compliance/``: hard masks (consent, capture, quiet hours, caps, rule packs, send window);
+- ``rules/``: the cold-start prior (reasons, propensity, timing, rule policy, fixed flow, exploration);
+- ``learning/``: features, the reward model, the learned policy, propensity and reason models, training;
+- ``registry/``: artifacts, the Active model set and each kind's learning-phase status;
+- ``simulator/``: synthetic shops with hidden ground truth, for entry points, benches and tests.
+
+The package imports nothing itself, so importing ``channel_models.vocabulary`` (as the workflows
+do) loads no model code.
 """
-
-from channel_models.context import (
-    BUCKETS,
-    CHANNELS,
-    INCENTIVES,
-    REASONS,
-    PlanContext,
-    Reachability,
-    TouchDecision,
-)
-from channel_models.compliance.eligibility import channel_masks
-from channel_models.rules.propensity import bucket_for, self_recovery_propensity
-from channel_models.rules.reasons import infer_reason
-from channel_models.rules.rule_policy import RulePolicy
-
-__all__ = [
-    "BUCKETS",
-    "CHANNELS",
-    "INCENTIVES",
-    "REASONS",
-    "PlanContext",
-    "Reachability",
-    "RulePolicy",
-    "TouchDecision",
-    "bucket_for",
-    "channel_masks",
-    "infer_reason",
-    "self_recovery_propensity",
-]

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from channel_models.context import CHANNELS, INCENTIVES
+from channel_models.vocabulary import CHANNELS, INCENTIVES
 
 DELAY_HOURS = (0.25, 1.0, 4.0, 24.0, 48.0)
 DELAY_LABELS = ("15m", "1h", "4h", "24h", "48h")

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
-
-CHANNELS = ("email", "sms", "push", "retargeting")
-REASONS = ("shipping_cost", "price", "indecision", "technical", "other")
-BUCKETS = ("Very low", "Low", "Moderate", "High", "Very high")
-INCENTIVES = ("free_shipping", "discount")
 
 
 @dataclass(frozen=True)

@@ -18,56 +18,29 @@ than "active" is dropped here too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, Protocol
 
-from channel_models.context import PlanContext, TouchDecision
 from channel_models.compliance.action_mask import ActionMask
-from channel_models.rules.exploration import ExploringPolicy
+from channel_models.context import PlanContext, TouchDecision
 from channel_models.learning.features import encode_row, snapshot
-from channel_models.rules.fixed_flow import FixedFlowPolicy
 from channel_models.learning.learned_policy import LearnedPolicy, assess
+from channel_models.registry.model_set import ModelSet
+from channel_models.rules.exploration import ExploringPolicy
+from channel_models.rules.fixed_flow import FixedFlowPolicy
 from channel_models.rules.propensity import DEFAULT_EDGES
 from channel_models.rules.rule_policy import RulePolicy
 
 MODES = ("auto", "rules", "fixed")
-KINDS = ("reason", "propensity", "policy")
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    version_id: int  # model_versions.id, logged with every decision it shaped
-    version: int  # per-kind version number, shown as "bandit-v<version>"
-    model: Any
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ModelSet:
-    """The Active model of each kind, or None."""
-
-    reason: LoadedModel | None = None
-    propensity: LoadedModel | None = None
-    policy: LoadedModel | None = None
-
-    def active_only(self) -> "ModelSet":
-        def keep(loaded: LoadedModel | None) -> LoadedModel | None:
-            if loaded is None:
-                return None
-            status = str(loaded.meta.get("status", "active")).lower()
-            return loaded if status == "active" else None
-
-        return ModelSet(*(keep(getattr(self, kind)) for kind in KINDS))
-
-    def versions(self) -> dict[str, int]:
-        return {kind: loaded.version_id for kind in KINDS if (loaded := getattr(self, kind)) is not None}
 
 
 class InformedRulePolicy(RulePolicy):
     """The rule prior, with reason and propensity from the Active models where there are some."""
 
-    def __init__(self, models: ModelSet | None = None, high_value: float = 100.0,
-                 bucket_edges: Sequence[float] = DEFAULT_EDGES):
+    def __init__(
+        self, models: ModelSet | None = None, high_value: float = 100.0, bucket_edges: Sequence[float] = DEFAULT_EDGES
+    ):
         super().__init__(high_value=high_value, bucket_edges=bucket_edges)
         self.models = models
 
@@ -106,10 +79,26 @@ class AssessedRulePolicy(RulePolicy):
         return ActionMask(now=ctx.now, allowed=self.allowed, blocked={}).snap(channel, incentive, send_at), self.allowed
 
 
+class Policy(Protocol):
+    """Anything that decides a touch: the rule prior, the fixed flow, the learned policy, a Planner."""
+
+    def plan(self, ctx: PlanContext) -> TouchDecision: ...
+
+
 class Planner:
-    def __init__(self, mode: str = "auto", models: ModelSet | None = None, exploration: float = 0.1,
-                 fixed_flow: str = "email@4h,email@24h", min_incentive_lift: float = 0.02,
-                 reward: str = "recoveries", seed: int = 0):
+    """The facade: builds the policy ``mode`` and the Active models call for, and shadows a learned
+    policy with the rule prior."""
+
+    def __init__(
+        self,
+        mode: str = "auto",
+        models: ModelSet | None = None,
+        exploration: float = 0.1,
+        fixed_flow: str = "email@4h,email@24h",
+        min_incentive_lift: float = 0.02,
+        reward: str = "recoveries",
+        seed: int = 0,
+    ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
@@ -124,10 +113,16 @@ class Planner:
         self.shadowed = isinstance(self.policy, LearnedPolicy)
 
     @classmethod
-    def from_settings(cls, settings: Any, models: ModelSet | None = None) -> "Planner":
-        return cls(mode=settings.policy, models=models, exploration=settings.exploration,
-                   fixed_flow=settings.fixed_flow, min_incentive_lift=settings.min_incentive_lift,
-                   reward=settings.reward, seed=settings.train_seed)
+    def from_settings(cls, settings: Any, models: ModelSet | None = None) -> Planner:
+        return cls(
+            mode=settings.policy,
+            models=models,
+            exploration=settings.exploration,
+            fixed_flow=settings.fixed_flow,
+            min_incentive_lift=settings.min_incentive_lift,
+            reward=settings.reward,
+            seed=settings.train_seed,
+        )
 
     def _policy(self):
         if self.mode == "rules":
@@ -135,9 +130,13 @@ class Planner:
         if self.mode == "fixed":
             return FixedFlowPolicy(self.fixed_flow)
         if self.models.policy is not None:
-            return LearnedPolicy(self.models, epsilon=self.exploration,
-                                 min_incentive_lift=self.min_incentive_lift, reward=self.reward,
-                                 seed=self.seed)
+            return LearnedPolicy(
+                self.models,
+                epsilon=self.exploration,
+                min_incentive_lift=self.min_incentive_lift,
+                reward=self.reward,
+                seed=self.seed,
+            )
         return ExploringPolicy(InformedRulePolicy(self.models), epsilon=self.exploration, seed=self.seed)
 
     def plan(self, ctx: PlanContext) -> TouchDecision:

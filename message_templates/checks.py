@@ -18,18 +18,20 @@ hostile template should not get 200 chances to burn its time budget.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from jinja2 import BaseLoader, TemplateSyntaxError, meta, nodes
 
+from channel_models.vocabulary import INCENTIVES as INCENTIVE_KINDS
+from channel_models.vocabulary import REASONS
 from message_templates.message import TemplateError
 from message_templates.renderer import FALLBACK_REASON, MAX_SOURCE_CHARS, TemplateRenderer, source_names
 from message_templates.samples import sample_context
 from message_templates.sandbox import TemplateSandbox
 
-REASONS = ("shipping_cost", "price", "indecision", "technical", "other")
-INCENTIVES = (None, "free_shipping", "discount")
+INCENTIVES = (None, *INCENTIVE_KINDS)
 # Worst cases for length and encoding: a long name, one that forces UCS-2 SMS, none at all.
 FIRST_NAMES = ("Maximiliana-Alexandra Christodoulou", "Zoë", None)
 CONTEXT_NAMES = frozenset(
@@ -50,7 +52,9 @@ class Sample:
     items: int
 
     def context(self) -> dict[str, Any]:
-        return sample_context(self.reason, self.incentive, self.first_name, self.items, self.returning, touch=self.touch)
+        return sample_context(
+            self.reason, self.incentive, self.first_name, self.items, self.returning, touch=self.touch
+        )
 
     def describe(self) -> str:
         name = f"first name {self.first_name!r}" if self.first_name else "no first name"
@@ -66,7 +70,9 @@ def worst_case_samples(reason: str) -> Iterator[Sample]:
         yield Sample(*combination)
 
 
-def check_sources(renderer: TemplateRenderer, channel: str, reason: str, sources: dict[str, str]) -> list[TemplateError]:
+def check_sources(
+    renderer: TemplateRenderer, channel: str, reason: str, sources: dict[str, str]
+) -> list[TemplateError]:
     """Every problem found, most specific first; an empty list means the template may go live."""
     problems = _check_files(channel, reason, sources)
     if not problems:

@@ -40,9 +40,10 @@ Templates may also use the test ``is gsm7`` (text fits the GSM-7 SMS alphabet).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from jinja2 import (
     BaseLoader,
@@ -55,6 +56,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import SecurityError
 
+from channel_models.vocabulary import CHANNELS
 from message_templates import limits
 from message_templates.message import RenderedMessage, TemplateError
 from message_templates.sandbox import TemplateSandbox
@@ -79,7 +81,6 @@ _PARTS: dict[str, tuple[tuple[str, str], ...]] = {
     "push": (("text", ".txt"), ("subject", ".title")),
     "retargeting": (("payload", ".json"),),
 }
-CHANNELS = tuple(_PARTS)
 _REASON = re.compile(r"[a-z][a-z0-9_]{0,40}")
 
 
@@ -158,7 +159,9 @@ class TemplateRenderer:
         environment.tests["gsm7"] = is_gsm7
         return environment
 
-    def _render(self, environment: TemplateSandbox, channel: str, reason: str, context: dict[str, Any]) -> RenderedMessage:
+    def _render(
+        self, environment: TemplateSandbox, channel: str, reason: str, context: dict[str, Any]
+    ) -> RenderedMessage:
         _check_channel(channel)
         if not isinstance(reason, str) or not _REASON.fullmatch(reason):
             raise ValueError(f"invalid reason {reason!r}")

@@ -6,8 +6,10 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
+from channel_models.vocabulary import BUCKETS
+
 # (title, variant, quantity, unit price, image)
-_CATALOGUE = (
+_CATALOGUE: tuple[tuple[str, str | None, int, str, str | None], ...] = (
     ("Merino Crew Sweater", "Charcoal / M", 1, "89.00", "https://cdn.acme-outfitters.example/p/merino-crew.jpg"),
     ("Trail Running Socks", "3-pack", 2, "14.50", "https://cdn.acme-outfitters.example/p/trail-socks.jpg"),
     ("Waxed Canvas Tote", None, 1, "65.00", None),
@@ -15,7 +17,7 @@ _CATALOGUE = (
     ("Insulated Bottle", "750 ml", 3, "29.00", None),
 )
 
-_INCENTIVES = {
+_INCENTIVES: dict[str, dict[str, Any]] = {
     "free_shipping": {"kind": "free_shipping", "code": "SHIPFREE", "percent": None},
     "discount": {"kind": "discount", "code": "COMEBACK10", "percent": 10},
 }
@@ -41,7 +43,7 @@ def sample_context(
     """
     if isinstance(incentive, str):
         incentive = dict(_INCENTIVES[incentive])
-    lines = []
+    lines: list[dict[str, Any]] = []
     for index in range(items):
         title, variant, quantity, price, image = _CATALOGUE[index % len(_CATALOGUE)]
         lines.append(
@@ -90,7 +92,6 @@ SAMPLE_LOCALES = {
     "fr": ("Zoë", "EUR"),
     "es": ("Begoña", "EUR"),
 }
-BUCKETS = ("Very low", "Low", "Moderate", "High", "Very high")
 
 
 def preview_context(

@@ -10,8 +10,8 @@ of output through the budget in limits.py, so a hostile or careless template fai
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from jinja2 import BaseLoader, StrictUndefined, Template, nodes, select_autoescape
 from jinja2.compiler import CodeGenerator, Frame
@@ -33,9 +33,7 @@ class _GuardedCodeGenerator(CodeGenerator):
     """Adds the hooks Jinja's sandbox lacks: loops, ``~`` and literal output are charged too."""
 
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
-        already = isinstance(node.iter, nodes.Call) and isinstance(
-            node.iter.node, nodes.EnvironmentAttribute
-        )
+        already = isinstance(node.iter, nodes.Call) and isinstance(node.iter.node, nodes.EnvironmentAttribute)
         if not already:
             # Compiles to environment.call(context, environment.guard_iter, <iterable>).
             node.iter = nodes.Call(
@@ -66,7 +64,9 @@ def _param(params: tuple, kwargs: Mapping[str, Any], index: int, name: str, defa
 
 def _precheck_replace(value: Any, params: tuple, kwargs: Mapping[str, Any]) -> Any:
     limits.check_replace(
-        value, _param(params, kwargs, 0, "old", ""), _param(params, kwargs, 1, "new", ""),
+        value,
+        _param(params, kwargs, 0, "old", ""),
+        _param(params, kwargs, 1, "new", ""),
         _param(params, kwargs, 2, "count", None),
     )
     return value

@@ -12,7 +12,9 @@
 #    (also on failure and Ctrl-C). No systemd/service manager is used.
 #    If CR_TEST_POSTGRES_URL is already set, that database is used and nothing is started.
 # 3. installs Chromium + chromedriver only for browser tests (tests/web or CR_TEST_BROWSER=1),
-# 4. runs `.venv/bin/python -m pytest "$@"` and exits with pytest's status.
+# 4. runs the static checks - ruff (lint and format), mypy, import-linter (the layers in
+#    pyproject.toml) - and stops at the first that fails,
+# 5. runs `.venv/bin/python -m pytest "$@"` and exits with pytest's status.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -126,6 +128,13 @@ if [[ -d tests/web || "${CR_TEST_BROWSER:-0}" == 1 ]]; then
         apt_install chromium chromium-driver
     fi
 fi
+
+# --- Static checks ---------------------------------------------------------------------------
+say "static checks: ruff check, ruff format --check, mypy, lint-imports"
+.venv/bin/ruff check --quiet .
+.venv/bin/ruff format --check --quiet .
+.venv/bin/mypy
+.venv/bin/lint-imports --no-cache
 
 start_postgres
 

@@ -14,7 +14,9 @@ from services.store.db import make_engine
 
 @pytest.fixture(scope="session")
 async def time_skipping_env():
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=installed_binary("temporal-test-server"))
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server")
+    )
     yield env
     await env.shutdown()
 
@@ -37,7 +39,9 @@ def task_queue() -> str:
 def postgres_url() -> str:
     url = os.environ.get("CR_TEST_POSTGRES_URL")
     if not url:
-        raise RuntimeError("CR_TEST_POSTGRES_URL is not set: run the suite with `bash scripts/test.sh`, which starts PostgreSQL")
+        raise RuntimeError(
+            "CR_TEST_POSTGRES_URL is not set: run the suite with `bash scripts/test.sh`, which starts PostgreSQL"
+        )
     return url
 
 

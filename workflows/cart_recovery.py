@@ -10,17 +10,19 @@ the shopper is back: the journey watches for idleness again and then re-plans th
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-# Plain dataclasses, no state: shared with the sandbox instead of re-imported for every journey
+# Plain dataclasses and pure functions, no state: shared with the sandbox instead of re-imported for every journey
 # the worker (re)loads - that re-import was a sixth of the worker's CPU under load.
 with workflow.unsafe.imports_passed_through():
+    from channel_models.holdout import in_holdout
+    from workflows.contracts import PlanningActivities, RecordingActivities, SendingActivities
     from workflows.types import (
         AbandonmentRecord,
         CartUpdated,
@@ -31,16 +33,14 @@ with workflow.unsafe.imports_passed_through():
         RecoveryInput,
         RecoveryResult,
         SendRequest,
-        SendResult,
-        SignalObserved,
         TouchPlan,
     )
 
-PLAN_OPTIONS = dict(
+PLAN_OPTIONS: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
 )
-SEND_OPTIONS = dict(
+SEND_OPTIONS: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=60),
     heartbeat_timeout=timedelta(seconds=30),  # a killed worker's send is retried after 30 s, not 60
     schedule_to_close_timeout=timedelta(hours=1),
@@ -51,17 +51,11 @@ SEND_OPTIONS = dict(
         non_retryable_error_types=["InvalidRecipient"],
     ),
 )
-RECORD_OPTIONS = dict(
+RECORD_OPTIONS: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
 )
 MAX_PLANS_PER_TOUCH = 5  # fallbacks after a permanent failure or a consent change
-
-
-def in_holdout(cart_key: str, percent: float) -> bool:
-    """Deterministic control-group assignment: the same cart always lands in the same group."""
-    bucket = int(hashlib.sha256(f"holdout:{cart_key}".encode()).hexdigest()[:8], 16) % 10_000
-    return bucket < percent * 100
 
 
 @workflow.defn
@@ -95,11 +89,6 @@ class CartRecoveryWorkflow:
         self._consent_changes += 1
 
     @workflow.signal
-    def signal_observed(self, observed: SignalObserved) -> None:
-        # Behaviour is stored by the API and read by the planner; nothing to change here.
-        pass
-
-    @workflow.signal
     def erase(self) -> None:
         self._stop_reason = self._stop_reason or "erased"
 
@@ -119,8 +108,10 @@ class CartRecoveryWorkflow:
         abandoned_at = self._abandoned_at = self._now()
         holdout = self._holdout = in_holdout(inp.cart_key, inp.holdout_percent)
         self._state = "holdout" if holdout else "abandoned"
-        await workflow.execute_activity(
-            "record_abandonment", AbandonmentRecord(inp.cart_key, abandoned_at, holdout), **RECORD_OPTIONS
+        await workflow.execute_activity_method(
+            RecordingActivities.record_abandonment,
+            AbandonmentRecord(inp.cart_key, abandoned_at, holdout),
+            **RECORD_OPTIONS,
         )
         deadline = abandoned_at + inp.attribution_window_s
         if not holdout:
@@ -135,7 +126,8 @@ class CartRecoveryWorkflow:
         while True:
             seen = self._version
             changed = await self._wait_for(
-                self._inp.abandon_after_s, lambda: self._ended() or self._version != seen
+                self._inp.abandon_after_s,
+                lambda: self._ended() or self._version != seen,  # noqa: B023 - awaited in this iteration
             )
             if self._ended():
                 return False
@@ -143,16 +135,16 @@ class CartRecoveryWorkflow:
                 return True
 
     async def _touches(self, abandoned_at: float, deadline: float) -> None:
-        touch, excluded, plans = 1, [], 0
+        touch, plans = 1, 0
+        excluded: list[str] = []
         while touch <= self._inp.max_touches and not self._ended():
             self._state = f"touch {touch}"
             plans += 1
-            plan: TouchPlan = await workflow.execute_activity(
-                "plan_touch",
+            plan = await workflow.execute_activity_method(
+                PlanningActivities.plan_touch,
                 PlanRequest(
                     self._inp.cart_key, touch, self._inp.max_touches, self._now(), abandoned_at, deadline, excluded
                 ),
-                result_type=TouchPlan,
                 **PLAN_OPTIONS,
             )
             if plan.stop:
@@ -160,7 +152,7 @@ class CartRecoveryWorkflow:
             version, consents = self._version, self._consent_changes
             interrupted = await self._wait_until(
                 plan.send_at,
-                lambda: self._ended() or self._version != version or self._consent_changes != consents,
+                lambda: self._ended() or self._version != version or self._consent_changes != consents,  # noqa: B023
             )
             if self._ended():
                 return
@@ -174,17 +166,16 @@ class CartRecoveryWorkflow:
             if outcome == "sent":
                 touch, excluded = touch + 1, []
             elif outcome == "failed":
-                excluded = excluded + [plan.channel]
+                excluded = [*excluded, plan.channel] if plan.channel else excluded
             if plans >= MAX_PLANS_PER_TOUCH * self._inp.max_touches:
                 return
 
     async def _send(self, touch: int, plan: TouchPlan) -> str:
         key = f"{workflow.info().workflow_id}/{touch}"
         try:
-            result: SendResult = await workflow.execute_activity(
-                "send_touch",
+            result = await workflow.execute_activity_method(
+                SendingActivities.send_touch,
                 SendRequest(self._inp.cart_key, plan.decision_id, touch, key, self._now(), self._inp.clock),
-                result_type=SendResult,
                 **SEND_OPTIONS,
             )
         except ActivityError as err:
@@ -211,8 +202,8 @@ class CartRecoveryWorkflow:
         else:
             status = "not_recovered"
         self._state = "done"
-        await workflow.execute_activity(
-            "record_outcome",
+        await workflow.execute_activity_method(
+            RecordingActivities.record_outcome,
             OutcomeRecord(
                 cart_key=inp.cart_key,
                 status=status,
@@ -235,10 +226,10 @@ class CartRecoveryWorkflow:
     def _now(self) -> float:
         return self._inp.clock.to_service(workflow.now().timestamp())
 
-    async def _wait_until(self, service_time: float, condition) -> bool:
+    async def _wait_until(self, service_time: float, condition: Callable[[], bool]) -> bool:
         return await self._wait_for(service_time - self._now(), condition)
 
-    async def _wait_for(self, service_seconds: float, condition) -> bool:
+    async def _wait_for(self, service_seconds: float, condition: Callable[[], bool]) -> bool:
         """Durable timer raced against a condition. True if the condition won."""
         if condition():
             return True
@@ -248,5 +239,5 @@ class CartRecoveryWorkflow:
         try:
             await workflow.wait_condition(condition, timeout=timedelta(seconds=real))
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False

@@ -60,11 +60,6 @@ class ConsentChanged:
 
 
 @dataclass
-class SignalObserved:
-    kind: str = ""
-
-
-@dataclass
 class AbandonmentRecord:
     cart_key: str
     at: float
@@ -133,9 +128,6 @@ class RecoveryResult:
 
 
 # --- RetrainWorkflow (workflows/retraining.py): kinds, steps and counts only, never data ---
-
-
-MODEL_KINDS = ("policy", "propensity", "reason")
 
 
 @dataclass

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from channel_models.actions import ACTIONS, DELAY_HOURS, DELAY_LABELS, INCENTIVE_OPTIONS, action_index
-from channel_models.compliance.send_window import held_until, send_times
-from channel_models.context import CHANNELS, INCENTIVES, PlanContext
 from channel_models.compliance.eligibility import channel_masks
+from channel_models.compliance.send_window import held_until, send_times
+from channel_models.context import PlanContext
+from channel_models.vocabulary import CHANNELS, INCENTIVES
 
 NO_INCENTIVE_BUCKETS = ("High", "Very high")
 AFTER_DEADLINE = "would go out after the attribution deadline"
@@ -63,8 +64,7 @@ class ActionMask:
         a logged action is never one the mask forbids. None when the channel has no allowed delay.
         """
         hours = max((send_at - self.now).total_seconds() / 3600, 1e-3)
-        options = [a for a in self.allowed
-                   if ACTIONS[a].channel == channel and ACTIONS[a].incentive == incentive]
+        options = [a for a in self.allowed if ACTIONS[a].channel == channel and ACTIONS[a].incentive == incentive]
         if not options:
             return None
         # min keeps the first of equal distances: the shorter delay, as nearest_delay does
@@ -113,11 +113,9 @@ def action_mask(ctx: PlanContext, bucket: str, incentives_allowed: bool = True) 
 
     problems = _incentive_problems(ctx, bucket, incentives_allowed)
     incentives = [i for i in INCENTIVE_OPTIONS if i is None or i not in problems]
-    allowed_actions = tuple(sorted(
-        action_index(channel, delay, incentive)
-        for channel, delay in held
-        for incentive in incentives
-    ))
+    allowed_actions = tuple(
+        sorted(action_index(channel, delay, incentive) for channel, delay in held for incentive in incentives)
+    )
     reasons: dict[str, str] = {}
     for channel, by_delay in masked.items():
         if len(by_delay) == len(DELAY_HOURS):
@@ -129,9 +127,7 @@ def action_mask(ctx: PlanContext, bucket: str, incentives_allowed: bool = True) 
     return ActionMask(now=ctx.now, allowed=allowed_actions, blocked=reasons, held=held)
 
 
-def allowed_actions(
-    ctx: PlanContext, bucket: str, incentives_allowed: bool = True
-) -> tuple[list[int], dict[str, str]]:
+def allowed_actions(ctx: PlanContext, bucket: str, incentives_allowed: bool = True) -> tuple[list[int], dict[str, str]]:
     """``(allowed action indices, blocked)``; blocked keys are a channel, "channel/delay" or an
     incentive, each with the plain-English reason it is masked."""
     mask = action_mask(ctx, bucket, incentives_allowed)

@@ -16,12 +16,13 @@ another touch's business. The hour defaults are parameters so they can become se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Any
 
-from channel_models.context import CHANNELS
 from channel_models.compliance.quiet_hours import explain, next_allowed_time
 from channel_models.compliance.rule_packs import journey_limit
+from channel_models.vocabulary import CHANNELS
 
 EMAIL_CAP_HOURS = 16.0  # Klaviyo's e-mail Smart Sending default
 SMS_CAP_HOURS = 24.0  # Klaviyo's SMS Smart Sending default
@@ -29,10 +30,8 @@ PUSH_CAP_HOURS = 24.0
 RETARGETING_CAP_HOURS = 0.0
 JOURNEY_LIMIT_WINDOW = timedelta(hours=24)
 
-ONE = {"email": "an e-mail", "sms": "an SMS", "push": "a push notification",
-       "retargeting": "a retargeting event"}
-MANY = {"email": "e-mails", "sms": "SMS", "push": "push notifications",
-        "retargeting": "retargeting events"}
+ONE = {"email": "an e-mail", "sms": "an SMS", "push": "a push notification", "retargeting": "a retargeting event"}
+MANY = {"email": "e-mails", "sms": "SMS", "push": "push notifications", "retargeting": "retargeting events"}
 
 History = Sequence[tuple[str, datetime]]
 
@@ -50,8 +49,12 @@ def _checked(channel: str, at: datetime, hours: dict[str, float], limit: int | N
 
 
 def _blocks(
-    channel: str, at: datetime, sent_history: History, hours: float,
-    per_day_limit: int | None, journey_history: History,
+    channel: str,
+    at: datetime,
+    sent_history: History,
+    hours: float,
+    per_day_limit: int | None,
+    journey_history: History,
 ) -> list[tuple[datetime, str]]:
     """(when it lifts, why) for every cap that blocks ``channel`` at ``at``."""
     blocks: list[tuple[datetime, str]] = []
@@ -61,18 +64,16 @@ def _blocks(
         if recent:
             last = max(recent)
             ago = (at - last).total_seconds() / 3600
-            blocks.append((last + cap, f"{ONE[channel]} went to this customer {ago:.1f} h ago "
-                                       f"(cap {hours:g} h)"))
+            blocks.append((last + cap, f"{ONE[channel]} went to this customer {ago:.1f} h ago (cap {hours:g} h)"))
     if per_day_limit is not None:
         window = JOURNEY_LIMIT_WINDOW
-        today = sorted(
-            s for c, s in journey_history if c == channel and s <= at and at - s < window
-        )
+        today = sorted(s for c, s in journey_history if c == channel and s <= at and at - s < window)
         if len(today) >= per_day_limit:
             # It lifts when enough of them age out to leave room for one more.
             lifts = today[len(today) - per_day_limit] + window
-            blocks.append((lifts, f"{len(today)} {MANY[channel]} for this cart in the last 24 h "
-                                  f"(limit {per_day_limit} per 24 h)"))
+            blocks.append(
+                (lifts, f"{len(today)} {MANY[channel]} for this cart in the last 24 h (limit {per_day_limit} per 24 h)")
+            )
     return blocks
 
 
@@ -114,9 +115,7 @@ def cap_lifts_at(
     # Each round jumps past every cap blocking now (the time in between is blocked throughout);
     # sends between the old and new moment may block again, so repeat. It ends: moments only
     # grow and each is some send plus a cap or the 24 h window.
-    while blocks := _blocks(
-        channel, moment, sent_history, hours[channel], per_day_limit, journey_history
-    ):
+    while blocks := _blocks(channel, moment, sent_history, hours[channel], per_day_limit, journey_history):
         moment = max(lifts for lifts, _ in blocks)
     return None if moment == at else moment
 
@@ -146,10 +145,9 @@ def earliest_send_time(
         if held != moment:
             why.append(explain(channel, moment, zone, country, province, fallback_zone))
             moment = held
-        caps = dict(cap_hours, per_day_limit=limit, journey_history=journey_history)
+        caps: dict[str, Any] = dict(cap_hours, per_day_limit=limit, journey_history=journey_history)
         lifts = cap_lifts_at(channel, moment, sent_history, **caps)
         if lifts is None:
             return moment, tuple(why)
-        why.append(f"held until {lifts:%Y-%m-%d %H:%M} UTC: "
-                   f"{cap_block(channel, moment, sent_history, **caps)}")
+        why.append(f"held until {lifts:%Y-%m-%d %H:%M} UTC: {cap_block(channel, moment, sent_history, **caps)}")
         moment = lifts

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from channel_models.context import CHANNELS, PlanContext, Reachability
+from channel_models.context import PlanContext, Reachability
+from channel_models.vocabulary import CHANNELS
 
 SMS_WINDOW = timedelta(hours=48)
 
@@ -76,9 +77,7 @@ def blocked_because(ctx: PlanContext, channel: str, send_at: datetime | None = N
     return problem
 
 
-def channel_masks(
-    ctx: PlanContext, send_at: datetime | None = None
-) -> tuple[dict[str, bool], dict[str, str]]:
+def channel_masks(ctx: PlanContext, send_at: datetime | None = None) -> tuple[dict[str, bool], dict[str, str]]:
     """Return ``(allowed, blocked)``: allowed for every channel, blocked only for masked ones."""
     allowed: dict[str, bool] = {}
     blocked: dict[str, str] = {}

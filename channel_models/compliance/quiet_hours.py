@@ -16,7 +16,7 @@ Pure functions: no I/O; public holidays come from the ``holidays`` package's bun
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,7 +24,7 @@ import holidays
 
 from channel_models.compliance.rule_packs import WEEKDAYS, ChannelRule, channel_rule
 
-UTC = timezone.utc
+UTC = UTC
 MAX_HOLD_DAYS = 14  # a pack leaves at least one weekday open, holidays never fill two weeks
 
 # ISO 3166-2 departments the holidays package only knows by their region code: Bas-Rhin and
@@ -55,9 +55,7 @@ def _holidays(country: str, province: str, year: int) -> dict[date, str]:
     return dict(holidays.country_holidays(country, years=year))
 
 
-def closed_day_reason(
-    rule: ChannelRule, day: date, country: str | None, province: str | None
-) -> str | None:
+def closed_day_reason(rule: ChannelRule, day: date, country: str | None, province: str | None) -> str | None:
     """Why ``rule`` keeps ``day`` closed ("Sunday", "public holiday (National Day)") or None."""
     if day.weekday() in rule.closed_weekdays:
         return WEEKDAYS[day.weekday()].capitalize()
@@ -70,9 +68,7 @@ def closed_day_reason(
     return None
 
 
-def _quiet_reason(
-    rule: ChannelRule, local: datetime, country: str | None, province: str | None
-) -> str | None:
+def _quiet_reason(rule: ChannelRule, local: datetime, country: str | None, province: str | None) -> str | None:
     closed = closed_day_reason(rule, local.date(), country, province)
     if closed is not None:
         return f"{local:%Y-%m-%d} is a {closed}"

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 
-from channel_models.context import CHANNELS
+from channel_models.vocabulary import CHANNELS
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -110,8 +110,13 @@ def _parse_rule(pack: str, channel: str, raw: dict) -> ChannelRule:
     if limit is not None and limit < 1:
         raise ValueError(f"rule pack {pack} {channel}: per_day_limit must be at least 1")
     return ChannelRule(
-        pack=pack, label=raw["label"], start=start, end=end, closed_weekdays=closed,
-        closed_on_holidays=bool(raw.get("closed_on_holidays", False)), per_day_limit=limit,
+        pack=pack,
+        label=raw["label"],
+        start=start,
+        end=end,
+        closed_weekdays=closed,
+        closed_on_holidays=bool(raw.get("closed_on_holidays", False)),
+        per_day_limit=limit,
     )
 
 
@@ -141,9 +146,7 @@ def pack_keys(country: str | None, province: str | None) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def channel_rule(
-    channel: str, country: str | None = None, province: str | None = None
-) -> ChannelRule | None:
+def channel_rule(channel: str, country: str | None = None, province: str | None = None) -> ChannelRule | None:
     """The rule that governs ``channel`` for this recipient, or None (no quiet hours)."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
@@ -154,9 +157,7 @@ def channel_rule(
     return None
 
 
-def journey_limit(
-    channel: str, country: str | None = None, province: str | None = None
-) -> int | None:
+def journey_limit(channel: str, country: str | None = None, province: str | None = None) -> int | None:
     """How many sends on ``channel`` one cart may make in 24 h here, or None for no limit."""
     rule = channel_rule(channel, country, province)
     return rule.per_day_limit if rule is not None else None

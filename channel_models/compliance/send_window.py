@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from channel_models.compliance.caps import earliest_send_time
-from channel_models.context import PlanContext
 from channel_models.compliance.eligibility import blocked_because
+from channel_models.context import PlanContext
 
 
 def held_until(ctx: PlanContext, channel: str, planned: datetime) -> tuple[datetime, tuple[str, ...]]:
@@ -28,7 +28,9 @@ def held_until(ctx: PlanContext, channel: str, planned: datetime) -> tuple[datet
     )
 
 
-def send_times(ctx: PlanContext, planned: datetime, allowed: dict[str, bool], blocked: dict[str, str]) -> dict[str, tuple[datetime, tuple[str, ...]]]:
+def send_times(
+    ctx: PlanContext, planned: datetime, allowed: dict[str, bool], blocked: dict[str, str]
+) -> dict[str, tuple[datetime, tuple[str, ...]]]:
     """Held send time per permitted channel; masks (in place) the ones that cannot go out in time."""
     times = {}
     for channel, ok in allowed.items():

@@ -27,29 +27,50 @@ Features (FEATURE_NAMES, in this order):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from channel_models.context import CHANNELS, PlanContext
+from channel_models.context import PlanContext
+from channel_models.vocabulary import CHANNELS
 
 STAGES = ("cart", "checkout", "shipping", "payment")
 DEVICES = ("mobile", "desktop", "tablet")
 SOURCES = ("direct", "search", "social", "email", "paid")
 SIGNALS = (
-    "shipping_page_view", "price_sort", "discount_filter", "add_remove", "comparison_view",
-    "payment_failed", "slow_page", "coupon_attempt", "product_view",
+    "shipping_page_view",
+    "price_sort",
+    "discount_filter",
+    "add_remove",
+    "comparison_view",
+    "payment_failed",
+    "slow_page",
+    "coupon_attempt",
+    "product_view",
 )
 ENGAGEMENT = ("sent", "clicked", "recovered")
 
 FEATURE_NAMES: tuple[str, ...] = (
-    "log_value", "item_count", *(f"stage_{s}" for s in STAGES),
-    "log_orders", "log_spent", "returning", "previous_abandonments",
-    "recency_days", "frequency", "mean_gap_days",
-    "hour_sin", "hour_cos", "weekday", "weekend", "hours_since_abandonment", "touch",
+    "log_value",
+    "item_count",
+    *(f"stage_{s}" for s in STAGES),
+    "log_orders",
+    "log_spent",
+    "returning",
+    "previous_abandonments",
+    "recency_days",
+    "frequency",
+    "mean_gap_days",
+    "hour_sin",
+    "hour_cos",
+    "weekday",
+    "weekend",
+    "hours_since_abandonment",
+    "touch",
     *(f"device_{d}" for d in (*DEVICES, "other")),
     *(f"source_{s}" for s in (*SOURCES, "other")),
     *(f"signal_{k}" for k in SIGNALS),

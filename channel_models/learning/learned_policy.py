@@ -26,24 +26,28 @@ High / Very high: actions the logging policy could not take have no data to be j
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from channel_models.compliance.action_mask import NO_INCENTIVE_BUCKETS, action_mask
 from channel_models.actions import ACTIONS
-from channel_models.context import BUCKETS, PlanContext, TouchDecision
-from channel_models.rules.exploration import check_epsilon, epsilon_greedy, exploration_draws
+from channel_models.compliance.action_mask import NO_INCENTIVE_BUCKETS, action_mask
+from channel_models.context import PlanContext, TouchDecision
+from channel_models.learning.action_matrices import allowed_matrix, score_matrix
 from channel_models.learning.features import encode_frame, encode_row, snapshot
+from channel_models.learning.rule_scores import rule_propensity
+from channel_models.rules.exploration import check_epsilon, epsilon_greedy, exploration_draws
 from channel_models.rules.propensity import (
-    DEFAULT_EDGES, STAGE_WEIGHTS, Z_LIMIT, bucket_for, self_recovery_propensity,
+    DEFAULT_EDGES,
+    bucket_for,
+    self_recovery_propensity,
 )
 from channel_models.rules.reasons import infer_reason
+from channel_models.vocabulary import BUCKETS
 
 if TYPE_CHECKING:
-    from channel_models.policy import ModelSet
+    from channel_models.registry.model_set import ModelSet
 
 N_ACTIONS = len(ACTIONS)
 PLAIN = np.array([a.incentive is None for a in ACTIONS])  # actions without an incentive
@@ -59,8 +63,7 @@ class Assessment:
     bucket: str
 
 
-def assess(ctx: PlanContext, x_row: np.ndarray, reason_model: Any = None,
-           propensity_model: Any = None) -> Assessment:
+def assess(ctx: PlanContext, x_row: np.ndarray, reason_model: Any = None, propensity_model: Any = None) -> Assessment:
     """Reason and propensity of one cart: the Active models' view, else the rule priors'."""
     if reason_model is not None:
         reason, confidence = reason_model.predict_reason(x_row)
@@ -93,9 +96,16 @@ def choose(p: np.ndarray, value: np.ndarray, allowed: np.ndarray, lift: float) -
 
 
 class LearnedPolicy:
-    def __init__(self, models: "ModelSet", epsilon: float = 0.1, min_incentive_lift: float = 0.02,
-                 reward: str = "recoveries", seed: int = 0, discount_share: float = 0.10,
-                 free_shipping_share: float = 0.05):
+    def __init__(
+        self,
+        models: ModelSet,
+        epsilon: float = 0.1,
+        min_incentive_lift: float = 0.02,
+        reward: str = "recoveries",
+        seed: int = 0,
+        discount_share: float = 0.10,
+        free_shipping_share: float = 0.05,
+    ):
         self.models = models
         self.epsilon = epsilon
         self.min_incentive_lift = min_incentive_lift
@@ -133,7 +143,8 @@ class LearnedPolicy:
 
     @property
     def name(self) -> str:
-        return f"bandit-v{self.models.policy.version}"
+        policy = self.models.policy
+        return f"bandit-v{policy.version}" if policy is not None else "bandit"
 
     # --- one touch -----------------------------------------------------------------------------
 
@@ -147,14 +158,24 @@ class LearnedPolicy:
         cart = assess(ctx, x, self._model("reason"), self._model("propensity"))
         mask = action_mask(ctx, cart.bucket)
         channel_allowed, channel_blocked = mask.channels()
-        explanation = [f"reason {cart.reason} (confidence {cart.reason_confidence:.2f})",
-                       f"propensity {cart.propensity:.2f} ({cart.bucket})"]
-        common = dict(
-            reason=cart.reason, reason_confidence=cart.reason_confidence,
-            propensity=cart.propensity, bucket=cart.bucket, allowed=channel_allowed,
-            blocked=channel_blocked, policy=self.name, allowed_actions=mask.allowed,
-            model_versions={kind: loaded.version_id for kind in ("reason", "propensity", "policy")
-                            if (loaded := getattr(self.models, kind)) is not None},
+        explanation = [
+            f"reason {cart.reason} (confidence {cart.reason_confidence:.2f})",
+            f"propensity {cart.propensity:.2f} ({cart.bucket})",
+        ]
+        common: dict[str, Any] = dict(
+            reason=cart.reason,
+            reason_confidence=cart.reason_confidence,
+            propensity=cart.propensity,
+            bucket=cart.bucket,
+            allowed=channel_allowed,
+            blocked=channel_blocked,
+            policy=self.name,
+            allowed_actions=mask.allowed,
+            model_versions={
+                kind: loaded.version_id
+                for kind in ("reason", "propensity", "policy")
+                if (loaded := getattr(self.models, kind)) is not None
+            },
         )
         stop_reason = None
         if ctx.touch > ctx.max_touches:
@@ -164,9 +185,15 @@ class LearnedPolicy:
         elif not mask.allowed:
             stop_reason = "no permitted action: " + "; ".join(f"{k} {why}" for k, why in mask.blocked.items())
         if stop_reason is not None:
-            return TouchDecision(stop=True, stop_reason=stop_reason, channel=None, send_at=None,
-                                 incentive=None, explanation=(*explanation, f"stop: {stop_reason}"),
-                                 **common)
+            return TouchDecision(
+                stop=True,
+                stop_reason=stop_reason,
+                channel=None,
+                send_at=None,
+                incentive=None,
+                explanation=(*explanation, f"stop: {stop_reason}"),
+                **common,
+            )
 
         allowed = np.zeros((1, N_ACTIONS), dtype=bool)
         allowed[0, list(mask.allowed)] = True
@@ -175,28 +202,36 @@ class LearnedPolicy:
         value = self.objective(p, np.array([ctx.cart_value]))
         greedy, plain, incentive, gives = (int(v[0]) for v in choose(p, value, allowed, self.min_incentive_lift))
         epsilon = float(self.epsilon)
-        action, probability, explored = epsilon_greedy(
-            greedy, mask.allowed, epsilon, exploration_draws(ctx, self.seed))
+        action, probability, explored = epsilon_greedy(greedy, mask.allowed, epsilon, exploration_draws(ctx, self.seed))
         send_at, hold_why = mask.send_at(action)
         chosen = ACTIONS[action]
 
         ranked = sorted(mask.allowed, key=lambda a: (-value[0, a], a))[:3]
         unit = "P(recover)" if self.reward == "recoveries" else "expected net revenue"
-        explanation.append(f"top actions by {unit}: " + ", ".join(
-            f"{ACTIONS[a].label} {value[0, a]:.3f}" for a in ranked))
+        explanation.append(
+            f"top actions by {unit}: " + ", ".join(f"{ACTIONS[a].label} {value[0, a]:.3f}" for a in ranked)
+        )
         explanation.append(self._incentive_line(p[0], plain, incentive, gives, allowed[0]))
         if explored:
-            explanation.append(f"exploration: {chosen.label} drawn uniformly from "
-                               f"{len(mask.allowed)} allowed actions (probability {probability:.3f})")
+            explanation.append(
+                f"exploration: {chosen.label} drawn uniformly from "
+                f"{len(mask.allowed)} allowed actions (probability {probability:.3f})"
+            )
         else:
             explanation.append(f"chose {chosen.label}, the best estimate (probability {probability:.3f})")
         return TouchDecision(
-            stop=False, stop_reason=None, channel=chosen.channel, send_at=send_at,
-            incentive=chosen.incentive, explanation=(*explanation, *hold_why), action=action,
-            action_propensity=probability, **common,
+            stop=False,
+            stop_reason=None,
+            channel=chosen.channel,
+            send_at=send_at,
+            incentive=chosen.incentive,
+            explanation=(*explanation, *hold_why),
+            action=action,
+            action_propensity=probability,
+            **common,
         )
 
-    def _incentive_line(self, p, plain: int, incentive: int, gives: bool, allowed) -> str:
+    def _incentive_line(self, p, plain: int, incentive: int, gives: int, allowed) -> str:
         if not (allowed & ~PLAIN).any():
             return "no incentive: none allowed for this cart"
         adds = p[incentive] - p[plain]
@@ -225,8 +260,13 @@ class LearnedPolicy:
         X = encode_frame(frame) if X is None else X
         return score_matrix(self._model("policy"), X, allowed_matrix(frame))
 
-    def action_probs(self, frame: pd.DataFrame, scores: np.ndarray | None = None,
-                     X: np.ndarray | None = None, high: np.ndarray | None = None) -> np.ndarray:
+    def action_probs(
+        self,
+        frame: pd.DataFrame,
+        scores: np.ndarray | None = None,
+        X: np.ndarray | None = None,
+        high: np.ndarray | None = None,
+    ) -> np.ndarray:
         """``(n, 60)`` probability this policy gives each action on each logged decision row.
         ``scores`` (frame_scores), ``X`` (encode_frame) and ``high`` (frame_buckets_high) may be
         passed in when already computed for this frame."""
@@ -238,49 +278,9 @@ class LearnedPolicy:
         p = np.where(allowed, p, np.nan)
         values = frame["value"] if "value" in frame else frame["cart_value"]
         value = self.objective(p, values.to_numpy(dtype=np.float64))
-        greedy, *_ = choose(np.nan_to_num(p), np.where(allowed, value, -np.inf), allowed,
-                            self.min_incentive_lift)
+        greedy, *_ = choose(np.nan_to_num(p), np.where(allowed, value, -np.inf), allowed, self.min_incentive_lift)
         k = allowed.sum(axis=1, keepdims=True)
         probs = np.where(allowed, self.epsilon / np.maximum(k, 1), 0.0)
         has = k[:, 0] > 0
         probs[np.flatnonzero(has), greedy[has]] += 1.0 - self.epsilon
         return probs
-
-
-def allowed_matrix(frame: pd.DataFrame) -> np.ndarray:
-    """``(n, 60)`` bool from the ``allowed_actions`` lists (the logged action always included)."""
-    lists = frame["allowed_actions"].tolist()
-    lengths = np.fromiter((len(a) for a in lists), dtype=np.intp, count=len(lists))
-    cols = np.fromiter(chain.from_iterable(lists), dtype=np.intp, count=int(lengths.sum()))
-    allowed = np.zeros((len(frame), N_ACTIONS), dtype=bool)
-    allowed[np.repeat(np.arange(len(frame)), lengths), cols] = True
-    if "action" in frame:
-        allowed[np.arange(len(frame)), frame["action"].to_numpy(dtype=np.intp)] = True
-    return allowed
-
-
-def score_matrix(model, X: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """``(n, 60)`` reward-model scores where ``allowed``, NaN elsewhere."""
-    out = np.full(allowed.shape, np.nan)
-    rows, cols = np.nonzero(allowed)
-    out[rows, cols] = model.predict_pairs(X, rows, cols)
-    return out
-
-
-def rule_propensity(frame: pd.DataFrame) -> np.ndarray:
-    """channel_models.rules.propensity's cold-start score of every logged snapshot, vectorised (a test
-    holds it equal to self_recovery_propensity on random contexts)."""
-    def col(name: str) -> np.ndarray:
-        if name not in frame:
-            return np.zeros(len(frame))
-        return pd.to_numeric(frame[name], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
-
-    stage = frame["stage"] if "stage" in frame else pd.Series(["cart"] * len(frame), index=frame.index)
-    orders = np.maximum(0.0, col("orders"))
-    z = -0.8 + stage.map(STAGE_WEIGHTS).fillna(0.0).to_numpy(dtype=np.float64)
-    z += 0.3 * np.log1p(orders) - 0.3 * (orders == 0)
-    z -= 0.35 * np.log1p(np.maximum(0.0, col("cart_value")) / 50.0)
-    z -= 0.1 * np.clip(col("previous_abandonments"), 0, 5)
-    z -= 0.8 * (col("signal_payment_failed") > 0)
-    z -= 0.2 * np.clip(col("signal_slow_page"), 0, 2)
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -Z_LIMIT, Z_LIMIT)))

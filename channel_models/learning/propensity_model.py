@@ -26,15 +26,14 @@ from its calibration slice; training replaces them with ``set_bucket_edges`` on 
 
 from __future__ import annotations
 
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from channel_models.rules.propensity import bucket_for
 from channel_models.learning.threads import limited_threads
+from channel_models.rules.propensity import bucket_for
 
 EDGE_QUANTILES = (0.2, 0.4, 0.6, 0.8)
 # probabilities are kept off 0 and 1 so the log-odds fed to the calibration stay finite
@@ -140,7 +139,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         return self.predict_proba(X)[:, 1] >= 0.5
 
-    def set_bucket_edges(self, scores) -> "PropensityModel":
+    def set_bucket_edges(self, scores) -> PropensityModel:
         """Edges = 20/40/60/80 % quantiles of ``scores`` (this model's predictions on recent carts)."""
         scores = np.asarray(scores, dtype=np.float64).ravel()
         if scores.size == 0 or not np.all((scores >= 0) & (scores <= 1)):

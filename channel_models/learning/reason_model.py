@@ -20,8 +20,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from channel_models.context import REASONS
 from channel_models.learning.threads import limited_threads
+from channel_models.vocabulary import REASONS
 
 
 class ReasonClassifier(ClassifierMixin, BaseEstimator):

@@ -42,9 +42,9 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from channel_models.actions import ACTIONS, INCENTIVE_OPTIONS
-from channel_models.context import CHANNELS
 from channel_models.learning.features import FEATURE_NAMES
 from channel_models.learning.threads import limited_threads
+from channel_models.vocabulary import CHANNELS
 
 ACTION_FEATURE_NAMES = (
     *(f"action_channel_{c}" for c in CHANNELS),
@@ -53,8 +53,11 @@ ACTION_FEATURE_NAMES = (
 )
 ACTION_FEATURES = np.array(
     [
-        [*(float(a.channel == c) for c in CHANNELS), np.log(a.delay_hours),
-         *(float(a.incentive == i) for i in INCENTIVE_OPTIONS)]
+        [
+            *(float(a.channel == c) for c in CHANNELS),
+            np.log(a.delay_hours),
+            *(float(a.incentive == i) for i in INCENTIVE_OPTIONS),
+        ]
         for a in ACTIONS
     ],
     dtype=np.float64,
@@ -71,9 +74,18 @@ CROSSES = (
     *(("action_incentive_discount", f"signal_{k}") for k in ("price_sort", "discount_filter", "coupon_attempt")),
     ("action_incentive_free_shipping", "signal_shipping_page_view"),
     ("action_incentive_free_shipping", "stage_shipping"),
-    *(("action_log_delay_hours", name) for name in (
-        "signal_payment_failed", "signal_slow_page", "stage_payment", "signal_add_remove",
-        "signal_comparison_view", "signal_product_view", "returning")),
+    *(
+        ("action_log_delay_hours", name)
+        for name in (
+            "signal_payment_failed",
+            "signal_slow_page",
+            "stage_payment",
+            "signal_add_remove",
+            "signal_comparison_view",
+            "signal_product_view",
+            "returning",
+        )
+    ),
 )
 _CROSS_ACTION = np.array([_ACTION[a] for a, _ in CROSSES])
 _CROSS_CONTEXT = np.array([_CONTEXT[c] for _, c in CROSSES])
@@ -97,10 +109,17 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 class RewardModel(BaseEstimator):
     """Estimator contract: ``__init__`` stores parameters, ``fit`` validates and sets ``*_``."""
 
-    def __init__(self, seed: int = 0, max_iter: int = 60, learning_rate: float = 0.1,
-                 max_leaf_nodes: int = 31, min_samples_leaf: int = 50,
-                 l2_regularization: float = 1.0, max_rows: int | None = 300_000,
-                 n_threads: int | None = 1):
+    def __init__(
+        self,
+        seed: int = 0,
+        max_iter: int = 60,
+        learning_rate: float = 0.1,
+        max_leaf_nodes: int = 31,
+        min_samples_leaf: int = 50,
+        l2_regularization: float = 1.0,
+        max_rows: int | None = 300_000,
+        n_threads: int | None = 1,
+    ):
         self.seed = seed
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -119,8 +138,10 @@ class RewardModel(BaseEstimator):
         if X.ndim != 2 or len(X) == 0:
             raise ValueError(f"X_context must be a non-empty 2-D array, got shape {X.shape}")
         if actions.shape != (len(X),) or rewards.shape != (len(X),):
-            raise ValueError(f"need one action and one reward per row: {len(X)} rows, "
-                             f"actions {actions.shape}, rewards {rewards.shape}")
+            raise ValueError(
+                f"need one action and one reward per row: {len(X)} rows, "
+                f"actions {actions.shape}, rewards {rewards.shape}"
+            )
         if not np.isfinite(X).all():
             raise ValueError("X_context has NaN or infinite values")
         if not np.issubdtype(actions.dtype, np.integer) or actions.min() < 0 or actions.max() >= len(ACTIONS):
@@ -140,7 +161,7 @@ class RewardModel(BaseEstimator):
             train = np.sort(rng.choice(train, self.max_rows, replace=False))
         return train, np.arange(n - holdout, n)
 
-    def fit(self, X_context, actions, rewards) -> "RewardModel":
+    def fit(self, X_context, actions, rewards) -> RewardModel:
         X, actions, rewards = self._checked_training(X_context, actions, rewards)
         self.n_context_features_ = X.shape[1]
         self.rows_seen_ = len(X)
@@ -156,12 +177,18 @@ class RewardModel(BaseEstimator):
             train = np.concatenate([train, held])
         self.rows_fitted_ = len(train)
         self.model_ = HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization, early_stopping=validate,
-            n_iter_no_change=5, random_state=self.seed,
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            early_stopping=validate,
+            n_iter_no_change=5,
+            random_state=self.seed,
         )
-        extra = dict(X_val=self._design(X[held], actions[held]), y_val=rewards[held].astype(np.int8)) if validate else {}
+        extra = (
+            dict(X_val=self._design(X[held], actions[held]), y_val=rewards[held].astype(np.int8)) if validate else {}
+        )
         with limited_threads(self.n_threads):
             self.model_.fit(self._design(X[train], actions[train]), rewards[train].astype(np.int8), **extra)
         self.n_iter_ = int(self.model_.n_iter_)
@@ -171,9 +198,13 @@ class RewardModel(BaseEstimator):
         edges = mapper.bin_thresholds_
         self.context_edges_ = edges[: X.shape[1]]
         self.action_bins_ = np.array(
-            [[np.searchsorted(edges[X.shape[1] + k], value, side="left") for k, value in enumerate(row)]
-             for row in ACTION_FEATURES], dtype=np.uint8)
-        self.cross_edges_ = edges[X.shape[1] + ACTION_FEATURES.shape[1]:]
+            [
+                [np.searchsorted(edges[X.shape[1] + k], value, side="left") for k, value in enumerate(row)]
+                for row in ACTION_FEATURES
+            ],
+            dtype=np.uint8,
+        )
+        self.cross_edges_ = edges[X.shape[1] + ACTION_FEATURES.shape[1] :]
         return self
 
     # --- prediction ------------------------------------------------------------------------
@@ -182,8 +213,8 @@ class RewardModel(BaseEstimator):
         n = X.shape[1]
         design = np.empty((len(X), n + EXTRA_FEATURES), dtype=np.float64)
         design[:, :n] = X
-        design[:, n:n + ACTION_FEATURES.shape[1]] = ACTION_FEATURES[actions]
-        design[:, n + ACTION_FEATURES.shape[1]:] = _crossed(X, np.arange(len(X)), actions)
+        design[:, n : n + ACTION_FEATURES.shape[1]] = ACTION_FEATURES[actions]
+        design[:, n + ACTION_FEATURES.shape[1] :] = _crossed(X, np.arange(len(X)), actions)
         return design
 
     def _probabilities(self, design: np.ndarray) -> np.ndarray:
@@ -199,8 +230,7 @@ class RewardModel(BaseEstimator):
             raise ValueError("RewardModel is not fitted yet: call fit first")
         X = np.asarray(X_context, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.n_context_features_:
-            raise ValueError(f"expected {self.n_context_features_} context features per row, "
-                             f"got shape {X.shape}")
+            raise ValueError(f"expected {self.n_context_features_} context features per row, got shape {X.shape}")
         return X
 
     def predict(self, X_context, actions) -> np.ndarray:
@@ -233,7 +263,7 @@ class RewardModel(BaseEstimator):
             n, k = X.shape[1], ACTION_FEATURES.shape[1]
             design = np.empty((len(rows[part]), n + EXTRA_FEATURES), dtype=np.uint8)
             design[:, :n] = binned[rows[part]]
-            design[:, n:n + k] = self.action_bins_[actions[part]]
+            design[:, n : n + k] = self.action_bins_[actions[part]]
             crossed = _crossed(X, rows[part], actions[part])
             for j, edges in enumerate(self.cross_edges_):
                 design[:, n + k + j] = np.searchsorted(edges, crossed[:, j], side="left")

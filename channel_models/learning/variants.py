@@ -16,8 +16,8 @@ so a retried send picks the same variant).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -63,9 +63,7 @@ def choose_variant(stats: Sequence[VariantStats], seed: int | str | None = None,
     return stats[int(np.argmax(draws))].variant
 
 
-def probability_best(
-    stats: Sequence[VariantStats], draws: int = MONTE_CARLO_DRAWS, seed: int = 0
-) -> dict[str, float]:
+def probability_best(stats: Sequence[VariantStats], draws: int = MONTE_CARLO_DRAWS, seed: int = 0) -> dict[str, float]:
     """P(variant has the highest recovery rate), estimated from ``draws`` samples of the posteriors."""
     if not stats:
         return {}

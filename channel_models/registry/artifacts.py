@@ -18,25 +18,42 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
 import platform
+import sys
 import zipfile
 from typing import Any
 
 import numpy
 import pandas
+import sklearn
 import skops
 import skops.io as sio
-import sklearn
 
 # Types outside skops' defaults that our models are made of. Add a type here only when the
 # service's own estimators start holding it (the dump-time check names it).
-TRUSTED_TYPES = frozenset({
-    "channel_models.learning.propensity_model.PropensityModel",
-    "channel_models.learning.reason_model.ReasonClassifier",
-    "channel_models.learning.reward_model.RewardModel",
-    # the fitted trees inside HistGradientBoosting* (a plain data holder of numpy arrays)
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-})
+TRUSTED_TYPES = frozenset(
+    {
+        "channel_models.learning.propensity_model.PropensityModel",
+        "channel_models.learning.reason_model.ReasonClassifier",
+        "channel_models.learning.reward_model.RewardModel",
+        # the fitted trees inside HistGradientBoosting* (a plain data holder of numpy arrays)
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    }
+)
+# Where those classes lived before the layout of December 2026. Artifacts stored then name these
+# modules; they still load, as the classes they name now live under the new module.
+MOVED_MODULES = {
+    "channel_models.propensity_model": "channel_models.learning.propensity_model",
+    "channel_models.reason_model": "channel_models.learning.reason_model",
+    "channel_models.bandit": "channel_models.learning.reward_model",
+}
+_MOVED_TYPES = {
+    f"{old}.{name.rsplit('.', 1)[1]}": name
+    for old, new in MOVED_MODULES.items()
+    for name in TRUSTED_TYPES
+    if name.rsplit(".", 1)[0] == new
+}
 
 
 class ArtifactError(ValueError):
@@ -60,7 +77,7 @@ def artifact_hmac(data: bytes, key: bytes) -> str:
 
 def _check_types(data: bytes, doing: str) -> list[str]:
     untrusted = sorted(sio.get_untrusted_types(data=data))
-    refused = [name for name in untrusted if name not in TRUSTED_TYPES]
+    refused = [name for name in untrusted if name not in TRUSTED_TYPES and name not in _MOVED_TYPES]
     if refused:
         raise UntrustedArtifactError(
             f"refusing to {doing} an artifact containing types outside the allow-list: {', '.join(refused)}"
@@ -83,7 +100,15 @@ def load_artifact(data: bytes, hmac_hex: str, key: bytes) -> Any:
             "artifact HMAC mismatch: the bytes were changed or signed with another key; not loading it"
         )
     trusted = _check_types(data, "load")
+    if any(name in _MOVED_TYPES for name in trusted):
+        _alias_moved_modules()
     return sio.loads(data, trusted=trusted)
+
+
+def _alias_moved_modules() -> None:
+    """Let skops import an old module path: it resolves to the module the class lives in now."""
+    for old, new in MOVED_MODULES.items():
+        sys.modules.setdefault(old, importlib.import_module(new))
 
 
 def library_versions() -> dict[str, str]:

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-MODEL_KINDS = ("reason", "propensity", "policy")
+from channel_models.vocabulary import MODEL_KINDS
+
 LEARNING, ACTIVE, ALERT = "Learning", "Active", "Alert"
 
 
@@ -39,7 +40,7 @@ class Thresholds:
     stale_hours: float = 48.0
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Thresholds":
+    def from_settings(cls, settings: Any) -> Thresholds:
         """From the service Settings (duck-typed: channel_models does not import services)."""
         return cls(
             min_days=settings.model_min_days,

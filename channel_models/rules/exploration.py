@@ -4,7 +4,7 @@ With probability ``1 - epsilon`` the base policy's choice stands; with probabili
 touch takes an action drawn uniformly from the K allowed actions (channel_models.compliance.action_mask). The
 probability the decision logs for its action is therefore exact:
 ``(1 - epsilon) * [action == base choice] + epsilon / K``, which is what lets off-policy
-estimators (channel_models.learning.evaluation) weigh logged outcomes without bias.
+estimators (channel_models.learning.training.evaluation) weigh logged outcomes without bias.
 
 Draws are deterministic: they come from a keyed hash (BLAKE2b, not Python's per-process salted
 ``hash()``) of the seed, the cart's abandonment time, the touch number and the planning time, so
@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from channel_models.compliance.action_mask import ActionMask, action_mask
 from channel_models.actions import ACTIONS
+from channel_models.compliance.action_mask import ActionMask, action_mask
 from channel_models.context import PlanContext, TouchDecision
 
 _SCALE = float(2**64)
@@ -95,14 +95,18 @@ class ExploringPolicy:
             probability = epsilon / len(allowed)
         else:
             keep = 1.0 - epsilon if allowed else 1.0
-            return replace(decision, policy=name, action=None, allowed_actions=allowed,
-                           action_propensity=keep)
+            return replace(decision, policy=name, action=None, allowed_actions=allowed, action_propensity=keep)
 
         if action == greedy:
             line = f"exploration: kept the {decision.policy} choice (probability {probability:.3f})"
-            return replace(decision, policy=name, action=action, allowed_actions=allowed,
-                           action_propensity=probability,
-                           explanation=(*decision.explanation, line))
+            return replace(
+                decision,
+                policy=name,
+                action=action,
+                allowed_actions=allowed,
+                action_propensity=probability,
+                explanation=(*decision.explanation, line),
+            )
         chosen = ACTIONS[action]
         send_at, hold_why = mask.send_at(action)
         channel_allowed, channel_blocked = mask.channels()
@@ -114,8 +118,15 @@ class ExploringPolicy:
             *hold_why,
         )
         return replace(
-            decision, policy=name, channel=chosen.channel, send_at=send_at,
-            incentive=chosen.incentive, allowed=channel_allowed, blocked=channel_blocked,
-            action=action, allowed_actions=allowed, action_propensity=probability,
+            decision,
+            policy=name,
+            channel=chosen.channel,
+            send_at=send_at,
+            incentive=chosen.incentive,
+            allowed=channel_allowed,
+            blocked=channel_blocked,
+            action=action,
+            allowed_actions=allowed,
+            action_propensity=probability,
             explanation=explanation,
         )

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import Sequence
+from collections.abc import Sequence
 
-from channel_models.context import BUCKETS, PlanContext
+from channel_models.context import PlanContext
+from channel_models.vocabulary import BUCKETS
 
 DEFAULT_EDGES = (0.2, 0.4, 0.6, 0.8)
 STAGE_WEIGHTS = {"cart": 0.0, "checkout": 0.4, "shipping": 0.7, "payment": 1.0}

@@ -20,7 +20,7 @@ evidence at all the reason is ``other`` with confidence 0.2.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 # reason -> {signal: weight}
 SIGNAL_WEIGHTS: dict[str, dict[str, float]] = {

@@ -31,13 +31,14 @@ trust. It is deterministic (the same context always gives the same decision, act
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Sequence
+from typing import Any
 
 from channel_models.compliance.action_mask import NO_INCENTIVE_BUCKETS, action_mask
-from channel_models.context import PlanContext, TouchDecision
-from channel_models.compliance.send_window import send_times
 from channel_models.compliance.eligibility import channel_masks
+from channel_models.compliance.send_window import send_times
+from channel_models.context import PlanContext, TouchDecision
 from channel_models.rules.propensity import DEFAULT_EDGES, bucket_for, self_recovery_propensity
 from channel_models.rules.reasons import infer_reason
 from channel_models.rules.timing import plan_send_time
@@ -56,9 +57,7 @@ class RulePolicy:
 
     def is_high_value(self, ctx: PlanContext) -> bool:
         average_order = ctx.total_spent / ctx.orders if ctx.orders > 0 else 0.0
-        return ctx.cart_value >= self.high_value or (
-            average_order > 0 and ctx.cart_value >= 2 * average_order
-        )
+        return ctx.cart_value >= self.high_value or (average_order > 0 and ctx.cart_value >= 2 * average_order)
 
     def channel_order(self, ctx: PlanContext, allowed: dict[str, bool]) -> list[str]:
         """Allowed channels, best first."""
@@ -99,9 +98,7 @@ class RulePolicy:
             why = "e-mail may repeat, it carries the cart contents"
         return choice, f"channel {choice}: {why}"
 
-    def choose_incentive(
-        self, ctx: PlanContext, reason: str, bucket: str
-    ) -> tuple[str | None, str]:
+    def choose_incentive(self, ctx: PlanContext, reason: str, bucket: str) -> tuple[str | None, str]:
         if ctx.touch <= 1:
             return None, "no incentive: first touch, a reminder often suffices"
         if bucket in NO_INCENTIVE_BUCKETS:
@@ -125,9 +122,7 @@ class RulePolicy:
 
     def plan(self, ctx: PlanContext) -> TouchDecision:
         if ctx.touch < 1 or ctx.max_touches < 0:
-            raise ValueError(
-                f"touch must be >= 1 and max_touches >= 0, got {ctx.touch} and {ctx.max_touches}"
-            )
+            raise ValueError(f"touch must be >= 1 and max_touches >= 0, got {ctx.touch} and {ctx.max_touches}")
         for name in ("now", "abandoned_at", "deadline"):
             if getattr(ctx, name).tzinfo is None:
                 raise ValueError(f"PlanContext.{name} must be timezone-aware")
@@ -140,9 +135,15 @@ class RulePolicy:
             f"reason {reason} (confidence {confidence:.2f})",
             f"propensity {propensity:.2f} ({bucket})",
         ]
-        common = dict(
-            reason=reason, reason_confidence=confidence, propensity=propensity, bucket=bucket,
-            allowed=allowed, blocked=blocked, action_propensity=1.0, policy=POLICY_NAME,
+        common: dict[str, Any] = dict(
+            reason=reason,
+            reason_confidence=confidence,
+            propensity=propensity,
+            bucket=bucket,
+            allowed=allowed,
+            blocked=blocked,
+            action_propensity=1.0,
+            policy=POLICY_NAME,
         )
 
         stop_reason = None
@@ -153,10 +154,15 @@ class RulePolicy:
         elif not any(allowed.values()):
             masked = "; ".join(f"{channel} {why}" for channel, why in blocked.items())
             stop_reason = f"no permitted channel: {masked}"
-        if stop_reason is not None:
+        if stop_reason is not None or send_at is None:  # send_at is None only with a stop_reason
             return TouchDecision(
-                stop=True, stop_reason=stop_reason, channel=None, send_at=None, incentive=None,
-                explanation=tuple(explanation + [f"stop: {stop_reason}"]), **common,
+                stop=True,
+                stop_reason=stop_reason,
+                channel=None,
+                send_at=None,
+                incentive=None,
+                explanation=tuple(explanation + [f"stop: {stop_reason}"]),
+                **common,
             )
 
         # Quiet hours and caps move a channel's send time; past the deadline they mask it.
@@ -165,8 +171,13 @@ class RulePolicy:
             masked = "; ".join(f"{channel} {why}" for channel, why in blocked.items())
             stop_reason = f"no permitted channel: {masked}"
             return TouchDecision(
-                stop=True, stop_reason=stop_reason, channel=None, send_at=None, incentive=None,
-                explanation=tuple(explanation + [f"stop: {stop_reason}"]), **common,
+                stop=True,
+                stop_reason=stop_reason,
+                channel=None,
+                send_at=None,
+                incentive=None,
+                explanation=tuple(explanation + [f"stop: {stop_reason}"]),
+                **common,
             )
         channel, channel_why = self.choose_channel(ctx, allowed)
         incentive, incentive_why = self.choose_incentive(ctx, reason, bucket)
@@ -174,12 +185,20 @@ class RulePolicy:
         explanation += [channel_why, f"time: {time_why}", *hold_why, incentive_why]
         action, allowed_actions = self.bandit_view(ctx, bucket, channel, incentive, send_at)
         return TouchDecision(
-            stop=False, stop_reason=None, channel=channel, send_at=send_at, incentive=incentive,
-            explanation=tuple(explanation), action=action, allowed_actions=allowed_actions, **common,
+            stop=False,
+            stop_reason=None,
+            channel=channel,
+            send_at=send_at,
+            incentive=incentive,
+            explanation=tuple(explanation),
+            action=action,
+            allowed_actions=allowed_actions,
+            **common,
         )
 
-    def bandit_view(self, ctx: PlanContext, bucket: str, channel: str, incentive: str | None,
-                    send_at: datetime) -> tuple[int | None, tuple[int, ...]]:
+    def bandit_view(
+        self, ctx: PlanContext, bucket: str, channel: str, incentive: str | None, send_at: datetime
+    ) -> tuple[int | None, tuple[int, ...]]:
         """The choice as an action of channel_models.actions, and every allowed action, so the log
         can evaluate other policies off-policy."""
         mask = action_mask(ctx, bucket)

@@ -17,8 +17,8 @@ time left and the planner stops. Quiet hours are applied at send time (held, not
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Mapping
 
 from channel_models.context import PlanContext
 
@@ -31,9 +31,7 @@ LAST_CALL_LEAD = timedelta(hours=6)
 MIN_GAP = timedelta(hours=12)
 
 
-def touch_delay(
-    touch: int, stage: str, reason: str, signal_counts: Mapping[str, int]
-) -> tuple[timedelta, str]:
+def touch_delay(touch: int, stage: str, reason: str, signal_counts: Mapping[str, int]) -> tuple[timedelta, str]:
     """Delay after abandonment for ``touch`` and the reason for it, for the decision log."""
     if touch <= 1:
         if signal_counts.get("payment_failed", 0) > 0:

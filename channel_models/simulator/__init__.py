@@ -75,30 +75,49 @@ incentives, messages per channel.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 
-from channel_models.simulator import truth
-from channel_models.simulator import webhooks
-from channel_models.simulator.journeys import JourneyRunner, JourneySettings, Planner, in_holdout
+from channel_models.context import PlanContext
+from channel_models.holdout import in_holdout
+from channel_models.policy import Policy
+from channel_models.simulator import truth, webhooks
+from channel_models.simulator.journeys import JourneyRunner, JourneySettings
 from channel_models.simulator.oracle import OraclePolicy
 from channel_models.simulator.result import CartOutcome, Interval, SimulationResult, Summary
 from channel_models.simulator.shop import Customer, Shopper, ShopperStream
-from channel_models.context import CHANNELS, INCENTIVES, PlanContext
+from channel_models.vocabulary import CHANNELS, INCENTIVES
 
 __all__ = [
-    "CartOutcome", "Customer", "Interval", "OraclePolicy", "Shopper", "SimulationResult", "Summary",
-    "SyntheticShop", "in_holdout", "oracle_policy", "run_journeys",
+    "CartOutcome",
+    "Customer",
+    "Interval",
+    "OraclePolicy",
+    "Shopper",
+    "SimulationResult",
+    "Summary",
+    "SyntheticShop",
+    "in_holdout",
+    "oracle_policy",
+    "run_journeys",
 ]
-DEFAULT_START = datetime(2025, 3, 3, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2025, 3, 3, tzinfo=UTC)
 
 
 class SyntheticShop:
     """Shoppers and their hidden truth. Parameters are only stored here."""
 
-    def __init__(self, seed: int = 0, *, returning_share: float = 0.3, prior_customer_share: float = 0.3,
-                 min_return_gap_days: float = 7.0, survey_share: float = 0.1,
-                 discount_percent: float = 10.0, shipping_fee: float = 7.0):
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        returning_share: float = 0.3,
+        prior_customer_share: float = 0.3,
+        min_return_gap_days: float = 7.0,
+        survey_share: float = 0.1,
+        discount_percent: float = 10.0,
+        shipping_fee: float = 7.0,
+    ):
         self.seed = seed
         self.returning_share = returning_share
         self.prior_customer_share = prior_customer_share
@@ -109,37 +128,62 @@ class SyntheticShop:
         self._planning: dict[int, tuple[PlanContext, Shopper]] = {}
 
     # --- shoppers ---
-    def stream(self, *, start: datetime = DEFAULT_START, gap_hours: float = 0.05,
-               returning_share: float | None = None, min_return_gap_hours: float = 0.0) -> Iterator[Shopper]:
+    def stream(
+        self,
+        *,
+        start: datetime = DEFAULT_START,
+        gap_hours: float = 0.05,
+        returning_share: float | None = None,
+        min_return_gap_hours: float = 0.0,
+    ) -> Iterator[Shopper]:
         """Endless abandoned carts in arrival order, ``gap_hours`` apart on average; the same
         seed and arguments always give the same shoppers. ``min_return_gap_hours`` raises the
         gap before a customer returns (the runner passes its attribution window)."""
         if gap_hours <= 0:
             raise ValueError(f"gap_hours must be > 0, got {gap_hours}")
         gap = max(self.min_return_gap_days * 24, min_return_gap_hours + 24)
-        return iter(ShopperStream(
-            self.seed, start=start, gap_hours=gap_hours,
-            returning_share=self.returning_share if returning_share is None else returning_share,
-            prior_customer_share=self.prior_customer_share, min_return_gap=timedelta(hours=gap),
-            survey_share=self.survey_share))
+        return iter(
+            ShopperStream(
+                self.seed,
+                start=start,
+                gap_hours=gap_hours,
+                returning_share=self.returning_share if returning_share is None else returning_share,
+                prior_customer_share=self.prior_customer_share,
+                min_return_gap=timedelta(hours=gap),
+                survey_share=self.survey_share,
+            )
+        )
 
     def shoppers(self, n: int, **stream_args) -> list[Shopper]:
         it = self.stream(**stream_args)
         return [next(it) for _ in range(n)]
 
     # --- the truth ---
-    def response_probability(self, shopper: Shopper, channel: str, incentive: str | None,
-                             hours_since_abandonment: float, touch: int,
-                             previous_channels: Sequence[str] = ()) -> float:
-        return truth.response_probability(shopper, channel, incentive, hours_since_abandonment,
-                                          touch, previous_channels)
+    def response_probability(
+        self,
+        shopper: Shopper,
+        channel: str,
+        incentive: str | None,
+        hours_since_abandonment: float,
+        touch: int,
+        previous_channels: Sequence[str] = (),
+    ) -> float:
+        return truth.response_probability(
+            shopper, channel, incentive, hours_since_abandonment, touch, previous_channels
+        )
 
-    def order_after_message(self, shopper: Shopper, channel: str, incentive: str | None,
-                            hours_since_abandonment: float, touch: int, rng: random.Random,
-                            previous_channels: Sequence[str] = ()) -> float | None:
+    def order_after_message(
+        self,
+        shopper: Shopper,
+        channel: str,
+        incentive: str | None,
+        hours_since_abandonment: float,
+        touch: int,
+        rng: random.Random,
+        previous_channels: Sequence[str] = (),
+    ) -> float | None:
         """Hours after this message at which the shopper orders because of it, or None."""
-        p = self.response_probability(shopper, channel, incentive, hours_since_abandonment, touch,
-                                      previous_channels)
+        p = self.response_probability(shopper, channel, incentive, hours_since_abandonment, touch, previous_channels)
         answers = rng.random() < p
         lag = truth.response_lag(channel, rng)  # drawn either way: the stream stays aligned
         return lag if answers else None
@@ -153,7 +197,7 @@ class SyntheticShop:
             return round(shopper.value * self.discount_percent / 100, 2)
         return self.shipping_fee if incentive == "free_shipping" else 0.0
 
-    # --- webhooks (services.ingest.events generic schema) ---
+    # --- webhooks (services.core.events generic schema) ---
     def webhook_events(self, shopper: Shopper) -> list[dict]:
         return webhooks.webhook_events(shopper)
 
@@ -182,11 +226,20 @@ def oracle_policy(shop: SyntheticShop, incentive_margin: float = 1.2) -> OracleP
 
 
 def run_journeys(
-    shop: SyntheticShop, planner: Planner, n_carts: int, *, seed: int = 0,
-    start: datetime = DEFAULT_START, holdout_percent: float = 10.0, max_touches: int = 3,
-    attribution_window_hours: float = 120.0, abandon_gap_hours: float = 0.05,
-    configured: tuple[str, ...] = CHANNELS, incentives_available: tuple[str, ...] = INCENTIVES,
-    feature_window_days: float = 90.0, email_requires_consent: bool = False,
+    shop: SyntheticShop,
+    planner: Policy,
+    n_carts: int,
+    *,
+    seed: int = 0,
+    start: datetime = DEFAULT_START,
+    holdout_percent: float = 10.0,
+    max_touches: int = 3,
+    attribution_window_hours: float = 120.0,
+    abandon_gap_hours: float = 0.05,
+    configured: tuple[str, ...] = CHANNELS,
+    incentives_available: tuple[str, ...] = INCENTIVES,
+    feature_window_days: float = 90.0,
+    email_requires_consent: bool = False,
     fallback_timezone: str = "UTC",
 ) -> SimulationResult:
     """Run ``n_carts`` abandoned carts, ``abandon_gap_hours`` apart on average, through
@@ -194,11 +247,16 @@ def run_journeys(
     if n_carts < 0 or max_touches < 0 or attribution_window_hours <= 0:
         raise ValueError("n_carts and max_touches must be >= 0 and the window > 0")
     settings = JourneySettings(
-        max_touches=max_touches, window=timedelta(hours=attribution_window_hours),
-        holdout_percent=holdout_percent, configured=tuple(configured),
-        incentives_available=tuple(incentives_available), feature_window_days=feature_window_days,
-        email_requires_consent=email_requires_consent, fallback_timezone=fallback_timezone, seed=seed)
-    stream = shop.stream(start=start, gap_hours=abandon_gap_hours,
-                         min_return_gap_hours=attribution_window_hours)
+        max_touches=max_touches,
+        window=timedelta(hours=attribution_window_hours),
+        holdout_percent=holdout_percent,
+        configured=tuple(configured),
+        incentives_available=tuple(incentives_available),
+        feature_window_days=feature_window_days,
+        email_requires_consent=email_requires_consent,
+        fallback_timezone=fallback_timezone,
+        seed=seed,
+    )
+    stream = shop.stream(start=start, gap_hours=abandon_gap_hours, min_return_gap_hours=attribution_window_hours)
     runner = JourneyRunner(shop, planner, settings)
     return runner.run(next(stream) for _ in range(n_carts))

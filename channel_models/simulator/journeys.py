@@ -13,85 +13,23 @@ the same shoppers and the same organic returns (a paired comparison).
 
 from __future__ import annotations
 
-import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
+from channel_models.context import PlanContext, Reachability, TouchDecision
+from channel_models.holdout import in_holdout
+from channel_models.policy import Policy
 from channel_models.simulator import truth
+from channel_models.simulator.history import SENT_HISTORY, CustomerHistory, SentMessage, reachability
 from channel_models.simulator.result import CartOutcome, SimulationResult
 from channel_models.simulator.shop import Customer, Shopper
-from channel_models.context import PlanContext, Reachability, TouchDecision
 
 if TYPE_CHECKING:
     from channel_models.simulator import SyntheticShop
 
-# which contact makes a channel "captured" (services/model_ops/plan_context.py)
-CAPTURED_BY = {"email": ("email",), "sms": ("phone",), "push": ("push_token",),
-               "retargeting": ("audience_id", "email", "phone")}
 CAP_HOURS = {"email_hours": 16.0, "sms_hours": 24.0, "push_hours": 24.0}  # Settings defaults
-SENT_HISTORY = timedelta(days=2)  # longer than any cap, like plan_context.HISTORY
-
-
-class Planner(Protocol):
-    def plan(self, ctx: PlanContext) -> TouchDecision: ...
-
-
-def in_holdout(cart_key: str, percent: float) -> bool:
-    """workflows.cart_recovery.in_holdout, restated: channel_models does not import Temporal."""
-    bucket = int(hashlib.sha256(f"holdout:{cart_key}".encode()).hexdigest()[:8], 16) % 10_000
-    return bucket < percent * 100
-
-
-@dataclass
-class _Send:
-    channel: str
-    at: datetime
-    incentive: str | None
-    clicked_at: datetime | None
-    recovered: bool = False  # the recovery was attributed to it
-
-
-@dataclass
-class _History:
-    """What the service would hold about one customer: orders, carts, messages."""
-
-    orders: list[tuple[datetime, float]]
-    carts: list[tuple[datetime, list[_Send]]] = field(default_factory=list)  # (created_at, sends)
-
-    def context_fields(self, now: datetime, window_days: float) -> dict:
-        if not self.orders and not self.carts:
-            return {}  # a first-time customer: PlanContext's defaults say it all
-        since = now - timedelta(days=window_days)
-        orders = [(at, v) for at, v in self.orders if at <= now]
-        recent = [(created, sends) for created, sends in self.carts if since <= created <= now]
-        events = sorted([c for c, _ in recent] + [at for at, _ in orders if at >= since])
-        engagement: dict[str, list[int]] = {}
-        for _, sends in recent:
-            for s in sends:
-                if s.at > now:
-                    continue
-                row = engagement.setdefault(s.channel, [0, 0, 0])
-                row[0] += 1
-                row[1] += s.clicked_at is not None and s.clicked_at <= now
-                row[2] += s.recovered
-        return dict(
-            orders=len(orders), total_spent=round(sum(v for _, v in orders), 2),
-            previous_abandonments=sum(1 for created, _ in self.carts if created <= now),
-            customer_events=tuple(events), engagement={c: tuple(v) for c, v in engagement.items()},
-            sent_history=tuple((s.channel, s.at) for _, sends in self.carts for s in sends
-                               if now - SENT_HISTORY <= s.at <= now),
-        )
-
-
-def reachability(customer: Customer) -> dict[str, Reachability]:
-    held = {"email": customer.email, "phone": customer.phone, "push_token": customer.push_token,
-            "audience_id": customer.audience_id}
-    if not any(held.values()) and not customer.customer_id:
-        return {}  # anonymous: the service has no customer to look contacts up for
-    return {channel: Reachability(captured=any(held[k] for k in kinds), consent=customer.consents.get(channel))
-            for channel, kinds in CAPTURED_BY.items()}
 
 
 @dataclass
@@ -108,34 +46,49 @@ class JourneySettings:
 
 
 class JourneyRunner:
-    def __init__(self, shop: "SyntheticShop", planner: Planner, settings: JourneySettings):
+    def __init__(self, shop: SyntheticShop, planner: Policy, settings: JourneySettings):
         self.shop, self.planner, self.s = shop, planner, settings
-        self.histories: dict[int, _History] = {}
+        self.histories: dict[int, CustomerHistory] = {}
         self.reach: dict[int, dict[str, Reachability]] = {}  # contacts never change in the shop
         self.result = SimulationResult()
         self._decision_id = 0
 
-    def history(self, customer: Customer) -> _History:
+    def history(self, customer: Customer) -> CustomerHistory:
         if customer.index not in self.histories:
-            self.histories[customer.index] = _History(orders=list(customer.prior_orders))
+            self.histories[customer.index] = CustomerHistory(orders=list(customer.prior_orders))
         return self.histories[customer.index]
 
-    def context(self, shopper: Shopper, history: _History, touch: int, now: datetime,
-                sends: list[_Send]) -> PlanContext:
+    def context(
+        self, shopper: Shopper, history: CustomerHistory, touch: int, now: datetime, sends: list[SentMessage]
+    ) -> PlanContext:
         s, c = self.s, shopper.customer
         known = history.context_fields(now, s.feature_window_days) if c.known else {}
         cart_sends = tuple((x.channel, x.at) for x in sends)
         recent = tuple(x for x in cart_sends if x[1] >= now - SENT_HISTORY)
         return PlanContext(
-            touch=touch, max_touches=s.max_touches, now=now, abandoned_at=shopper.abandoned_at,
-            deadline=shopper.abandoned_at + s.window, cart_value=shopper.value,
-            item_count=shopper.item_count, stage=shopper.stage, signal_counts=shopper.signal_counts,
-            configured=s.configured, reachability=self.reachability(c),
+            touch=touch,
+            max_touches=s.max_touches,
+            now=now,
+            abandoned_at=shopper.abandoned_at,
+            deadline=shopper.abandoned_at + s.window,
+            cart_value=shopper.value,
+            item_count=shopper.item_count,
+            stage=shopper.stage,
+            signal_counts=shopper.signal_counts,
+            configured=s.configured,
+            reachability=self.reachability(c),
             email_requires_consent=s.email_requires_consent,
-            previous_channels=tuple(x.channel for x in sends), incentives_available=s.incentives_available,
-            device=shopper.device, timezone=c.timezone, country=c.country, province=c.province,
-            journey_history=cart_sends, fallback_timezone=s.fallback_timezone, cap_hours=CAP_HOURS,
-            source=shopper.source, feature_window_days=s.feature_window_days,
+            previous_channels=tuple(x.channel for x in sends),
+            incentives_available=s.incentives_available,
+            device=shopper.device,
+            timezone=c.timezone,
+            country=c.country,
+            province=c.province,
+            journey_history=cart_sends,
+            fallback_timezone=s.fallback_timezone,
+            cap_hours=CAP_HOURS,
+            source=shopper.source,
+            feature_window_days=s.feature_window_days,
             **{**known, "sent_history": known.get("sent_history", ()) + recent},
         )
 
@@ -190,24 +143,41 @@ class JourneyRunner:
         if decision.action is None:
             return {}  # nothing the bandit can learn from; the summary still counts the journey
         self._decision_id += 1
-        row = {"decision_id": self._decision_id, "cart_id": shopper.cart_id, "decided_at": ctx.now,
-               "touch": ctx.touch, "policy": decision.policy, "ctx": ctx, "action": int(decision.action),
-               "propensity": float(decision.action_propensity),
-               "allowed_actions": [int(a) for a in decision.allowed_actions], "sent": False,
-               "rule_action": -1 if decision.rule_action is None else int(decision.rule_action),
-               "value": shopper.value, "reward": 0.0}
+        row = {
+            "decision_id": self._decision_id,
+            "cart_id": shopper.cart_id,
+            "decided_at": ctx.now,
+            "touch": ctx.touch,
+            "policy": decision.policy,
+            "ctx": ctx,
+            "action": int(decision.action),
+            "propensity": float(decision.action_propensity),
+            "allowed_actions": [int(a) for a in decision.allowed_actions],
+            "sent": False,
+            "rule_action": -1 if decision.rule_action is None else int(decision.rule_action),
+            "value": shopper.value,
+            "reward": 0.0,
+        }
         self.result.decision_rows.append(row)
         return row
 
-    def send(self, shopper: Shopper, touch: int, at: datetime, decision: TouchDecision,
-             sends: list[_Send], order_at: datetime | None, rng: random.Random) -> datetime | None:
+    def send(
+        self,
+        shopper: Shopper,
+        touch: int,
+        at: datetime,
+        decision: TouchDecision,
+        sends: list[SentMessage],
+        order_at: datetime | None,
+        rng: random.Random,
+    ) -> datetime | None:
         hours = (at - shopper.abandoned_at).total_seconds() / 3600
         previous = tuple(x.channel for x in sends)
         channel, incentive = decision.channel, decision.incentive
         p = self.shop.response_probability(shopper, channel, incentive, hours, touch, previous)
         lag = self.shop.order_after_message(shopper, channel, incentive, hours, touch, rng, previous)
         click = truth.click_hours(p, lag, channel, rng)
-        sends.append(_Send(channel, at, incentive, at + timedelta(hours=click) if click is not None else None))
+        sends.append(SentMessage(channel, at, incentive, at + timedelta(hours=click) if click is not None else None))
         self.result.messages[channel] += 1
         if incentive:
             self.result.incentives[incentive] += 1
@@ -216,9 +186,17 @@ class JourneyRunner:
             return ordered
         return order_at
 
-    def finish(self, shopper: Shopper, history: _History, holdout: bool, first_ctx: PlanContext,
-               sends: list[_Send], rows: list[dict], order_at: datetime | None,
-               organic_at: datetime | None) -> None:
+    def finish(
+        self,
+        shopper: Shopper,
+        history: CustomerHistory,
+        holdout: bool,
+        first_ctx: PlanContext,
+        sends: list[SentMessage],
+        rows: list[dict],
+        order_at: datetime | None,
+        organic_at: datetime | None,
+    ) -> None:
         recovered = order_at is not None and order_at <= shopper.abandoned_at + self.s.window
         before = [x for x in sends if order_at is not None and x.at <= order_at]
         cost = max((self.shop.incentive_cost(shopper, x.incentive) for x in before), default=0.0)
@@ -227,24 +205,44 @@ class JourneyRunner:
         for row in rows:  # every decision came before the order, so all share the outcome
             row["reward"] = float(recovered)
         self.record(shopper, holdout, first_ctx, sends, recovered)
-        self.result.outcomes.append(CartOutcome(
-            cart_id=shopper.cart_id, holdout=holdout, recovered=recovered, order_at=order_at,
-            organic_at=organic_at, touches_sent=len(sends),
-            attributed_channel=before[-1].channel if recovered and before else None,
-            revenue=round(shopper.value - cost, 2) if recovered else 0.0,
-            incentive_cost=cost if recovered else 0.0,
-        ))
+        self.result.outcomes.append(
+            CartOutcome(
+                cart_id=shopper.cart_id,
+                holdout=holdout,
+                recovered=recovered,
+                order_at=order_at,
+                organic_at=organic_at,
+                touches_sent=len(sends),
+                attributed_channel=before[-1].channel if recovered and before else None,
+                revenue=round(shopper.value - cost, 2) if recovered else 0.0,
+                incentive_cost=cost if recovered else 0.0,
+            )
+        )
         history.carts.append((shopper.created_at, sends))
         if order_at is not None:
             history.orders.append((order_at, round(shopper.value - cost, 2)))
 
-    def record(self, shopper: Shopper, holdout: bool, ctx: PlanContext, sends: list[_Send],
-               recovered: bool) -> None:
-        self.result.cart_rows.append({
-            "cart_id": shopper.cart_id, "abandoned_at": shopper.abandoned_at, "ctx": ctx,
-            "holdout": holdout, "touches_sent": len(sends), "recovered": recovered, "value": shopper.value})
-        if shopper.answers_survey:
-            self.result.label_rows.append({
+    def record(
+        self, shopper: Shopper, holdout: bool, ctx: PlanContext, sends: list[SentMessage], recovered: bool
+    ) -> None:
+        self.result.cart_rows.append(
+            {
                 "cart_id": shopper.cart_id,
-                "labelled_at": shopper.abandoned_at + timedelta(hours=shopper.survey_delay_hours),
-                "ctx": ctx, "label": shopper.reason, "label_source": "survey"})
+                "abandoned_at": shopper.abandoned_at,
+                "ctx": ctx,
+                "holdout": holdout,
+                "touches_sent": len(sends),
+                "recovered": recovered,
+                "value": shopper.value,
+            }
+        )
+        if shopper.answers_survey:
+            self.result.label_rows.append(
+                {
+                    "cart_id": shopper.cart_id,
+                    "labelled_at": shopper.abandoned_at + timedelta(hours=shopper.survey_delay_hours),
+                    "ctx": ctx,
+                    "label": shopper.reason,
+                    "label_source": "survey",
+                }
+            )

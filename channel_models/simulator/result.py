@@ -9,31 +9,54 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 
 import pandas as pd
 
-from channel_models.context import CHANNELS, PlanContext
+from channel_models.context import PlanContext
 from channel_models.learning.features import snapshot
+from channel_models.vocabulary import CHANNELS
 
 Z95 = 1.959964
-_PROBE = datetime(2025, 1, 1, tzinfo=timezone.utc)
+_PROBE = datetime(2025, 1, 1, tzinfo=UTC)
 # every key snapshot() writes, in its order: the feature columns of all three frames
-_SAMPLE = snapshot(PlanContext(touch=1, max_touches=1, now=_PROBE, abandoned_at=_PROBE, deadline=_PROBE,
-                               cart_value=0.0, item_count=0, stage="cart"))
+_SAMPLE = snapshot(
+    PlanContext(
+        touch=1,
+        max_touches=1,
+        now=_PROBE,
+        abandoned_at=_PROBE,
+        deadline=_PROBE,
+        cart_value=0.0,
+        item_count=0,
+        stage="cart",
+    )
+)
 FEATURE_COLUMNS: tuple[str, ...] = tuple(_SAMPLE)
 # counts as int32, like the database loader (services/store/frames/columns.py)
 COUNT_COLUMNS = tuple(k for k, v in _SAMPLE.items() if isinstance(v, int) and not isinstance(v, bool))
-DECISION_META = {"decision_id": "int64", "cart_id": "object", "decided_at": "datetime64[ns, UTC]",
-                 "touch": "int64", "policy": "object"}
-DECISION_TAIL = {"action": "int64", "propensity": "float64", "allowed_actions": "object", "sent": "bool",
-                 "rule_action": "int64", "value": "float64", "reward": "float64"}
+DECISION_META = {
+    "decision_id": "int64",
+    "cart_id": "object",
+    "decided_at": "datetime64[ns, UTC]",
+    "touch": "int64",
+    "policy": "object",
+}
+DECISION_TAIL = {
+    "action": "int64",
+    "propensity": "float64",
+    "allowed_actions": "object",
+    "sent": "bool",
+    "rule_action": "int64",
+    "value": "float64",
+    "reward": "float64",
+}
 CART_META = {"cart_id": "object", "abandoned_at": "datetime64[ns, UTC]"}
 CART_TAIL = {"holdout": "bool", "touches_sent": "int64", "recovered": "bool", "value": "float64"}
 LABEL_META = {"cart_id": "object", "labelled_at": "datetime64[ns, UTC]"}
 # "source" is both a feature (traffic source) and the label's origin in the contract; the origin
-# wins, as in services/store/frames/training_data.py (channel_models.learning.training.label_features knows)
+# wins, as in services/store/frames/training_data.py (channel_models.learning.frames.label_features knows)
 LABEL_TAIL = {"label": "object", "label_source": "object"}
 
 
@@ -142,7 +165,9 @@ class SimulationResult:
         per_cart = (revenue1 / len(treated) if treated else math.nan) - (revenue0 / len(held) if held else math.nan)
         return Summary(
             policies=tuple(sorted(self.policies)),
-            carts=len(self.outcomes), treated=len(treated), holdout=len(held),
+            carts=len(self.outcomes),
+            treated=len(treated),
+            holdout=len(held),
             treated_rate=hits1 / len(treated) if treated else math.nan,
             holdout_rate=hits0 / len(held) if held else math.nan,
             incremental=difference_interval(hits1, len(treated), hits0, len(held)),

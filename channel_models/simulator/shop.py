@@ -12,51 +12,25 @@ import hashlib
 import heapq
 import math
 import random
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterator, Mapping
 
 from channel_models.simulator import truth
-from channel_models.context import CHANNELS
+from channel_models.simulator.world import (
+    BACKGROUND,
+    CATALOGUE,
+    DEVICE_SHARES,
+    HIGH_INTENT_BY_STAGE,
+    NAMES,
+    PLACES,
+    REASON_SHARES,
+    SIGNAL_RATES,
+    SOURCE_SHARES,
+    STAGE_BY_REASON,
+)
+from channel_models.vocabulary import CHANNELS
 
-CATALOGUE = (
-    ("Merino crew sweater", "Navy / M", 89.00), ("Trail running shoes", "EU 42", 129.00),
-    ("Ceramic pour-over set", None, 45.50), ("Waxed canvas backpack", "Olive", 149.00),
-    ("Linen bed sheets", "Queen", 119.00), ("Espresso beans 1 kg", "Dark roast", 32.00),
-    ("Wool beanie", "Charcoal", 24.00), ("Rain shell jacket", "L", 189.00),
-    ("Cast iron skillet", "26 cm", 59.00), ("Leather card wallet", "Tan", 39.00),
-    ("Noise-cancelling earbuds", None, 229.00), ("Yoga mat", "6 mm", 49.00),
-)
-NAMES = ("Ada", "Grace", "Alan", "Katherine", "Linus", "Margaret", "Dennis", "Barbara", None)
-# (country, province, zone, weight); phone numbers only for the US (+1 201, fictional use)
-PLACES = (
-    ("US", "NY", "America/New_York", 0.26), ("US", "FL", "America/New_York", 0.10),
-    ("US", "IL", "America/Chicago", 0.16), ("US", "TX", "America/Chicago", 0.12),
-    ("US", "CO", "America/Denver", 0.07), ("US", "CA", "America/Los_Angeles", 0.17),
-    ("GB", None, "Europe/London", 0.06), ("FR", None, "Europe/Paris", 0.06),
-)
-DEVICE_SHARES = {"mobile": 0.55, "desktop": 0.35, "tablet": 0.10}
-SOURCE_SHARES = {"google": 0.28, None: 0.12, "direct": 0.18, "facebook": 0.12, "instagram": 0.06,
-                 "newsletter": 0.10, "google-ads cpc": 0.14}
-REASON_SHARES = {"shipping_cost": 0.22, "price": 0.22, "indecision": 0.20, "technical": 0.12, "other": 0.24}
-STAGE_BY_REASON = {
-    "shipping_cost": {"cart": 0.05, "checkout": 0.30, "shipping": 0.55, "payment": 0.10},
-    "price": {"cart": 0.30, "checkout": 0.45, "shipping": 0.15, "payment": 0.10},
-    "indecision": {"cart": 0.45, "checkout": 0.40, "shipping": 0.10, "payment": 0.05},
-    "technical": {"cart": 0.05, "checkout": 0.20, "shipping": 0.15, "payment": 0.60},
-    "other": {"cart": 0.25, "checkout": 0.40, "shipping": 0.20, "payment": 0.15},
-}
-HIGH_INTENT_BY_STAGE = {"cart": 0.10, "checkout": 0.20, "shipping": 0.30, "payment": 0.50}
-# reason -> signal kind -> Poisson mean; BACKGROUND is added for everyone (noise)
-SIGNAL_RATES = {
-    "shipping_cost": {"shipping_page_view": 1.8},
-    "price": {"price_sort": 0.8, "discount_filter": 0.6, "coupon_attempt": 0.5},
-    "indecision": {"add_remove": 1.0, "comparison_view": 0.8, "product_view": 4.0},
-    "technical": {"slow_page": 1.2},
-    "other": {},
-}
-BACKGROUND = {"product_view": 2.0, "shipping_page_view": 0.3, "price_sort": 0.15, "add_remove": 0.2,
-              "slow_page": 0.1, "comparison_view": 0.1}
 TECHNICAL_PAYMENT_FAILED, OTHER_PAYMENT_FAILED = 0.7, 0.03  # at the payment step
 
 
@@ -153,8 +127,17 @@ class ShopperStream:
     # carts per hour relative to the mean, by New York hour (most customers are in the US)
     HOURLY = (0.25,) * 7 + (1.0,) * 5 + (1.1,) * 7 + (1.3,) * 4 + (0.6,)
 
-    def __init__(self, seed: int, *, start: datetime, gap_hours: float, returning_share: float,
-                 prior_customer_share: float, min_return_gap: timedelta, survey_share: float):
+    def __init__(
+        self,
+        seed: int,
+        *,
+        start: datetime,
+        gap_hours: float,
+        returning_share: float,
+        prior_customer_share: float,
+        min_return_gap: timedelta,
+        survey_share: float,
+    ):
         self.rng = random.Random(f"synthetic-shop:{seed}")
         self.seed, self.t, self.gap_hours = seed, start, gap_hours
         self.returning_share, self.prior_share = returning_share, prior_customer_share
@@ -227,14 +210,25 @@ class ShopperStream:
                 when -= timedelta(days=rng.expovariate(1 / 30))
                 prior.append((when, round(rng.lognormvariate(math.log(70), 0.5), 2)))
         return Customer(
-            index=n, key=f"{self.seed}-{n}", customer_id=f"sim-cust-{self.seed}-{n}" if rng.random() < 0.7 else None,
-            email=email, phone=phone, push_token=f"sim-push-{self.seed}-{n}" if app_user else None,
-            audience_id=audience, first_name=rng.choice(NAMES), consents=consents, usual_device=device,
-            app_user=app_user, country=country, province=province, timezone=zone,
+            index=n,
+            key=f"{self.seed}-{n}",
+            customer_id=f"sim-cust-{self.seed}-{n}" if rng.random() < 0.7 else None,
+            email=email,
+            phone=phone,
+            push_token=f"sim-push-{self.seed}-{n}" if app_user else None,
+            audience_id=audience,
+            first_name=rng.choice(NAMES),
+            consents=consents,
+            usual_device=device,
+            app_user=app_user,
+            country=country,
+            province=province,
+            timezone=zone,
             prior_orders=tuple(sorted(prior)),
             responsiveness=_hidden_lognormal(rng, 0.4),
             channel_taste={c: _hidden_lognormal(rng, 0.25) for c in CHANNELS},
-            habit_reason=_pick(rng, REASON_SHARES), organic_taste=rng.gauss(0.0, 0.4),
+            habit_reason=_pick(rng, REASON_SHARES),
+            organic_taste=rng.gauss(0.0, 0.4),
         )
 
     def _shopper(self, customer: Customer, at: datetime) -> Shopper:
@@ -248,7 +242,8 @@ class ShopperStream:
         # a customer is a regular once they had an order or an earlier cart here
         returning = bool(customer.prior_orders) or visit > 0
         high_intent = reason not in ("technical", "indecision") and rng.random() < (
-            HIGH_INTENT_BY_STAGE[stage] + 0.1 * returning)
+            HIGH_INTENT_BY_STAGE[stage] + 0.1 * returning
+        )
         lines = rng.sample(CATALOGUE, rng.choices((1, 2, 3, 4), weights=(45, 30, 15, 10))[0])
         items = tuple((title, variant, rng.choice((1, 1, 1, 2)), price) for title, variant, price in lines)
         value = round(sum(q * p for _, _, q, p in items), 2)
@@ -265,12 +260,25 @@ class ShopperStream:
             counts[kind] = counts.get(kind, 0) + 1
         organic = truth.organic_probability(stage, reason, value, returning, high_intent, customer.organic_taste)
         return Shopper(
-            number=n, visit=visit, cart_id=f"sim-{self.seed}-{_token(rng)}", customer=customer,
-            created_at=at - timedelta(minutes=rng.uniform(5, 60)), abandoned_at=at, items=items,
-            value=value, stage=stage, device=device, source=_pick(rng, SOURCE_SHARES),
-            signals=tuple(signals), reason=reason, high_intent=high_intent, organic_probability=organic,
-            answers_survey=rng.random() < self.survey_share, survey_delay_hours=rng.uniform(0.5, 48.0),
-            signal_counts=counts, item_count=sum(q for _, _, q, _ in items),
+            number=n,
+            visit=visit,
+            cart_id=f"sim-{self.seed}-{_token(rng)}",
+            customer=customer,
+            created_at=at - timedelta(minutes=rng.uniform(5, 60)),
+            abandoned_at=at,
+            items=items,
+            value=value,
+            stage=stage,
+            device=device,
+            source=_pick(rng, SOURCE_SHARES),
+            signals=tuple(signals),
+            reason=reason,
+            high_intent=high_intent,
+            organic_probability=organic,
+            answers_survey=rng.random() < self.survey_share,
+            survey_delay_hours=rng.uniform(0.5, 48.0),
+            signal_counts=counts,
+            item_count=sum(q for _, _, q, _ in items),
         )
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import random
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from channel_models.simulator.shop import Shopper
@@ -44,7 +45,7 @@ ORGANIC_RETURNING, ORGANIC_HIGH_INTENT, ORGANIC_VALUE = 0.5, 0.6, -0.25
 ORGANIC_MEDIAN_HOURS, ORGANIC_SIGMA = 20.0, 1.1
 
 
-def timing_factor(shopper: "Shopper", hours: float) -> float:
+def timing_factor(shopper: Shopper, hours: float) -> float:
     """How much of the shopper's response is left ``hours`` after abandonment (1 = best time)."""
     hours = max(0.0, hours)
     if shopper.reason == "technical":
@@ -64,7 +65,7 @@ def incentive_lift(reason: str, incentive: str | None) -> float:
     return INCENTIVE_LIFT.get(reason, {}).get(incentive, OTHER_INCENTIVE_LIFT)
 
 
-def channel_affinity(shopper: "Shopper", channel: str) -> float:
+def channel_affinity(shopper: Shopper, channel: str) -> float:
     """Base response on ``channel`` for this cart (0 where the shopper cannot be reached)."""
     customer = shopper.customer
     if channel == "push" and not customer.app_user:
@@ -74,8 +75,12 @@ def channel_affinity(shopper: "Shopper", channel: str) -> float:
 
 
 def response_probability(
-    shopper: "Shopper", channel: str, incentive: str | None, hours_since_abandonment: float,
-    touch: int, previous_channels: Sequence[str] = (),
+    shopper: Shopper,
+    channel: str,
+    incentive: str | None,
+    hours_since_abandonment: float,
+    touch: int,
+    previous_channels: Sequence[str] = (),
 ) -> float:
     """Probability that this message makes the shopper order (before any organic return)."""
     p = channel_affinity(shopper, channel) * REASON_RESPONSE[shopper.reason]
@@ -114,7 +119,7 @@ def organic_probability(
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def organic_hours(shopper: "Shopper", rng: random.Random) -> float | None:
+def organic_hours(shopper: Shopper, rng: random.Random) -> float | None:
     """Hours after abandonment at which the shopper orders unasked, or None (never).
 
     Always two draws, so a run's random stream does not depend on the outcome."""
@@ -123,7 +128,7 @@ def organic_hours(shopper: "Shopper", rng: random.Random) -> float | None:
     return hours if comes_back else None
 
 
-def organic_within(shopper: "Shopper", hours: float) -> float:
+def organic_within(shopper: Shopper, hours: float) -> float:
     """Probability of an organic order within ``hours`` of abandonment."""
     if hours <= 0:
         return 0.0

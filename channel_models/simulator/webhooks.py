@@ -1,7 +1,7 @@
-"""The synthetic shoppers as generic webhook events (the body's ``event``, services.ingest.events schema).
+"""The synthetic shoppers as generic webhook events (the body's ``event``, services.core.events schema).
 
 Plain dicts, so channel_models does not import the web layer; a test validates them against
-services.ingest.events.GenericWebhook. Ids are derived from the shopper, so posting a shopper twice
+services.core.events.GenericWebhook. Ids are derived from the shopper, so posting a shopper twice
 is idempotent on the service side.
 """
 
@@ -16,8 +16,14 @@ def _contact(shopper: Shopper, *, full: bool = True) -> dict:
     c = shopper.customer
     fields = {"customer_id": c.customer_id, "email": c.email, "phone": c.phone}
     if full:
-        fields.update(first_name=c.first_name, timezone=c.timezone, country=c.country,
-                      province=c.province, push_token=c.push_token, audience_id=c.audience_id)
+        fields.update(
+            first_name=c.first_name,
+            timezone=c.timezone,
+            country=c.country,
+            province=c.province,
+            push_token=c.push_token,
+            audience_id=c.audience_id,
+        )
     return {key: value for key, value in fields.items() if value is not None}
 
 

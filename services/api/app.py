@@ -15,15 +15,26 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
-from services.api.auth import PageAccessDenied, page_access_denied
 from services.api.pages import STATIC_DIR, dashboard, login
 from services.api.pages import templates as template_pages
-from services.api.routes import carts, clicks, customers, keys, models, reports, surveys, templates, unsubscribe, webhooks
-from services.core.clock import load_clock
-from services.ingest.events import GenericWebhook
-from services.ingest.journeys import Journeys
+from services.api.pages.access import PageAccessDenied, page_access_denied
+from services.api.routes import (
+    carts,
+    clicks,
+    customers,
+    keys,
+    models,
+    reports,
+    surveys,
+    templates,
+    unsubscribe,
+    webhooks,
+)
+from services.core.events import GenericWebhook
 from services.core.settings import Settings
+from services.ingest.journeys import Journeys
 from services.store.db import make_engine
+from services.store.service_clock import load_clock
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +62,7 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
         app.include_router(module.router)
     app.include_router(templates.router)
     app.include_router(template_pages.router)
-    app.add_exception_handler(PageAccessDenied, page_access_denied)
+    app.exception_handler(PageAccessDenied)(page_access_denied)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["health"], summary="Database and workflow engine reachable")
@@ -69,7 +80,9 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
         except Exception as err:  # noqa: BLE001
             checks["temporal"] = f"unavailable: {type(err).__name__}"
         healthy = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if healthy else "unavailable", **checks}, status_code=200 if healthy else 503)
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable", **checks}, status_code=200 if healthy else 503
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -101,4 +114,4 @@ def _document_generic_schema(app: FastAPI) -> None:
         components["GenericWebhook"] = definitions
         return schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 
 import phonenumbers
-from phonenumbers import timezone
 from email_validator import EmailNotValidError, validate_email
+from phonenumbers import timezone
 
 
 def normalize_email(raw: str | None) -> str | None:

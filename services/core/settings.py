@@ -12,8 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-CHANNELS = ("email", "sms", "push", "retargeting")
-Channel = Literal["email", "sms", "push", "retargeting"]
+from channel_models.vocabulary import CHANNELS
 
 
 class ConfigurationError(Exception):
@@ -31,7 +30,9 @@ class Settings(BaseSettings):
     temporal_ui_port: int = Field(8233, ge=1, le=65535, description="embedded dev server Web UI port")
     task_queue: str = "cart-recovery"
     worker_cached_workflows: int = Field(
-        5_000, ge=0, description="journeys a worker keeps in memory between their steps; one evicted replays its history when it wakes"
+        5_000,
+        ge=0,
+        description="journeys a worker keeps in memory between their steps; one evicted replays its history when it wakes",
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
@@ -53,7 +54,9 @@ class Settings(BaseSettings):
     discount_code: str = ""
     discount_percent: int = Field(10, ge=1, le=90)
     free_shipping_code: str = ""
-    sms_max_segments: int = Field(2, ge=1, le=10, description="SMS segment budget a template must fit with worst-case data")
+    sms_max_segments: int = Field(
+        2, ge=1, le=10, description="SMS segment budget a template must fit with worst-case data"
+    )
 
     abandon_after_minutes: float = Field(30, gt=0)
     max_touches: int = Field(3, ge=0, le=10)
@@ -61,7 +64,9 @@ class Settings(BaseSettings):
     holdout_percent: float = Field(5, ge=0, le=100)
     time_scale: float = Field(1, gt=0, le=1_000_000)
 
-    default_region: str = Field("US", min_length=2, max_length=2, description="Region for phone numbers without +country")
+    default_region: str = Field(
+        "US", min_length=2, max_length=2, description="Region for phone numbers without +country"
+    )
     email_requires_consent: bool = False
     shop_timezone: str = Field("UTC", description="zone for quiet hours when the shopper's is unknown")
     email_cap_hours: float = Field(16, ge=0)
@@ -72,20 +77,36 @@ class Settings(BaseSettings):
 
     # models (channel_models/): which policy plans touches, how it explores, when models are trusted
     policy: Literal["auto", "rules", "fixed"] = Field(
-        "auto", description="auto: trained models once Active, rules before; rules: always the rule prior; fixed: CR_FIXED_FLOW"
+        "auto",
+        description="auto: trained models once Active, rules before; rules: always the rule prior; fixed: CR_FIXED_FLOW",
     )
-    fixed_flow: str = Field("email@4h,email@24h", description="channel@delay after abandonment, per touch, for CR_POLICY=fixed")
-    exploration: float = Field(0.1, ge=0, le=1, description="share of touches given a uniformly random allowed action (logged)")
+    fixed_flow: str = Field(
+        "email@4h,email@24h", description="channel@delay after abandonment, per touch, for CR_POLICY=fixed"
+    )
+    exploration: float = Field(
+        0.1, ge=0, le=1, description="share of touches given a uniformly random allowed action (logged)"
+    )
     reward: Literal["recoveries", "revenue"] = "recoveries"
     promotion_confidence: float = Field(
-        0.9, ge=0.5, lt=1, description="one-sided confidence that a candidate policy beats the deciding one before promotion"
+        0.9,
+        ge=0.5,
+        lt=1,
+        description="one-sided confidence that a candidate policy beats the deciding one before promotion",
     )
-    min_incentive_lift: float = Field(0.02, ge=0, le=1, description="estimated extra recovery rate an incentive must add")
-    feature_window_days: float = Field(90, gt=0, description="past window for recency / frequency / engagement features")
+    min_incentive_lift: float = Field(
+        0.02, ge=0, le=1, description="estimated extra recovery rate an incentive must add"
+    )
+    feature_window_days: float = Field(
+        90, gt=0, description="past window for recency / frequency / engagement features"
+    )
     model_min_days: float = Field(14, ge=0, description="days of data before a model may become Active")
-    model_min_carts: int = Field(1000, ge=0, description="abandoned carts with outcomes before a model may become Active")
+    model_min_carts: int = Field(
+        1000, ge=0, description="abandoned carts with outcomes before a model may become Active"
+    )
     model_min_conversions: int = Field(50, ge=0, description="recovered carts before a model may become Active")
-    reason_min_labels: int = Field(200, ge=0, description="labelled reasons before the reason classifier may become Active")
+    reason_min_labels: int = Field(
+        200, ge=0, description="labelled reasons before the reason classifier may become Active"
+    )
     retrain_cron: str = Field("0 3 * * *", description="Temporal Schedule for RetrainWorkflow (cron, shop time zone)")
     model_overdue_hours: float = Field(48, gt=0, description="no successful training for this long: Alert")
     model_stale_hours: float = Field(48, gt=0, description="no new decisions for this long: Alert")
@@ -119,7 +140,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _fill_defaults(self) -> "Settings":
+    def _fill_defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'cartrecovery.db').as_posix()}"
         if not self.public_url:

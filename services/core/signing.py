@@ -1,4 +1,5 @@
-"""Webhook signatures: prove a delivery came from someone holding the shared secret.
+"""Signatures: webhooks prove they come from someone holding the shared secret, and the tokens
+this service issues itself (unsubscribe and click links, session cookies, CSRF) prove they are ours.
 
 Shopify (`POST /webhooks/shopify`)
     Header `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the raw request body, keyed with
@@ -54,8 +55,13 @@ DEFAULT_TOLERANCE_SECONDS = 300
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 
 
+def mac(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256: the one MAC every signature here is made of."""
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
 def _mac(secret: str, message: bytes) -> bytes:
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()
+    return mac(secret.encode("utf-8"), message)
 
 
 def _header_digest(header: str | None) -> bytes | None:
@@ -107,3 +113,33 @@ def generic_signature_valid(
     # Sign the header text as received, not a re-formatted number, so sender and receiver agree.
     matches = hmac.compare_digest(_mac(secret, stamp.encode("ascii") + b"." + body), given)
     return matches and in_window
+
+
+# --- Tokens the service issues and reads back itself ----------------------------------------------
+# Each kind keeps its own message layout and length (links already sent must keep working); the
+# key is Settings.signing_key() and each message starts with its purpose where the kind has one, so
+# a MAC made for one purpose never validates as another.
+
+
+def b64url(raw: bytes) -> str:
+    """URL-safe base64 without padding: short, and safe in a path, a query or a cookie."""
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def b64url_decode(text: str) -> bytes | None:
+    """The bytes of b64url text, or None when it is not such text."""
+    try:
+        return base64.urlsafe_b64decode(text.encode("ascii") + b"=" * (-len(text) % 4))
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return None
+
+
+def token_signature(key: bytes, message: bytes, size: int) -> str:
+    """The first `size` bytes of the MAC of `message`, as b64url."""
+    return b64url(mac(key, message)[:size])
+
+
+def same_signature(given: str, expected: str) -> bool:
+    """Constant-time comparison that answers False, never raises, for any text a client sends
+    (hmac.compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))

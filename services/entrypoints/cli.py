@@ -194,7 +194,9 @@ def keys_create(
     with Session(make_engine(_settings(serving=False).database_url)) as session:
         row, key = create_key(session, name.strip(), role, created_by="cli")
         session.commit()
-        console.print(f"created key {row.id} ({row.name}, {row.role}); store it now, it is not shown again:", highlight=False)
+        console.print(
+            f"created key {row.id} ({row.name}, {row.role}); store it now, it is not shown again:", highlight=False
+        )
     print(key)
 
 
@@ -212,8 +214,14 @@ def keys_list() -> None:
     with Session(make_engine(_settings(serving=False).database_url)) as session:
         for row in list_keys(session):
             table.add_row(
-                str(row.id), row.name, row.role, f"cr_{row.prefix}", _when(row.created_at), row.created_by,
-                _when(row.last_used_at), _when(row.revoked_at),
+                str(row.id),
+                row.name,
+                row.role,
+                f"cr_{row.prefix}",
+                _when(row.created_at),
+                row.created_by,
+                _when(row.last_used_at),
+                _when(row.revoked_at),
             )
     console.print(table)
 
@@ -242,5 +250,7 @@ def _when(moment) -> str:
 
 def _require_address(settings: Settings) -> None:
     if not settings.temporal_address:
-        console.print("[red]set CR_TEMPORAL_ADDRESS (host:port of the Temporal frontend), or use `cartrecovery up`[/red]")
+        console.print(
+            "[red]set CR_TEMPORAL_ADDRESS (host:port of the Temporal frontend), or use `cartrecovery up`[/red]"
+        )
         raise typer.Exit(2)

@@ -10,8 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from temporalio.client import Client
 
-from services.model_ops.retraining import RetrainAlreadyRunning, Retraining, RetrainState, cli_address
 from services.core.settings import Settings
+from services.model_ops.retraining import RetrainAlreadyRunning, Retraining, RetrainState, cli_address
 
 POLL_S = 0.5
 CONNECT_TIMEOUT_S = 10
@@ -21,9 +21,13 @@ async def run_retrain(settings: Settings, console: Console, *, wait: bool = True
     """The command's exit code: 0 when the run completed (or was started with wait=False)."""
     address = cli_address(settings)
     try:
-        client = await asyncio.wait_for(Client.connect(address, namespace=settings.temporal_namespace), CONNECT_TIMEOUT_S)
-    except (RuntimeError, asyncio.TimeoutError, ConnectionError) as err:
-        console.print(f"[red]cannot reach Temporal at {address}: {err or type(err).__name__}[/red] (is the service running?)")
+        client = await asyncio.wait_for(
+            Client.connect(address, namespace=settings.temporal_namespace), CONNECT_TIMEOUT_S
+        )
+    except (TimeoutError, RuntimeError, ConnectionError) as err:
+        console.print(
+            f"[red]cannot reach Temporal at {address}: {err or type(err).__name__}[/red] (is the service running?)"
+        )
         return 1
     retraining = Retraining(client, settings)
     try:
@@ -50,7 +54,12 @@ async def follow(retraining: Retraining, workflow_id: str, console: Console, pol
                 bar.update(task, description=p.step, completed=p.done, total=max(p.total, 1))
             if state.status != "running":
                 total = bar.tasks[0].total or 1
-                bar.update(task, description=state.status, completed=total if state.status == "completed" else bar.tasks[0].completed, total=total)
+                bar.update(
+                    task,
+                    description=state.status,
+                    completed=total if state.status == "completed" else bar.tasks[0].completed,
+                    total=total,
+                )
                 return state
             await asyncio.sleep(poll_s)
 

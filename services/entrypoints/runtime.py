@@ -11,17 +11,18 @@ import socket
 import subprocess
 import time
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from services.api.app import create_app
-from services.entrypoints.binaries import installed_binary
-from services.model_ops.retraining import SCHEDULE_ID, ensure_schedule
 from services.core.settings import ConfigurationError, Settings
-from services.store.db import make_engine
+from services.entrypoints.binaries import installed_binary
 from services.entrypoints.worker import build_worker
+from services.model_ops.retraining import SCHEDULE_ID, ensure_schedule
+from services.store.db import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +53,21 @@ def embedded_temporal(settings: Settings):
     log_file = open(settings.data_dir / "temporal.log", "ab")
     process = subprocess.Popen(
         [
-            installed_binary("temporal"), "server", "start-dev",
-            "--db-filename", str(settings.data_dir / "temporal.db"),
-            "--ip", "127.0.0.1",
-            "--port", str(settings.temporal_port),
-            "--ui-port", str(settings.temporal_ui_port),
-            "--namespace", settings.temporal_namespace,
-            "--log-level", "warn",
+            installed_binary("temporal"),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(settings.data_dir / "temporal.db"),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(settings.temporal_port),
+            "--ui-port",
+            str(settings.temporal_ui_port),
+            "--namespace",
+            settings.temporal_namespace,
+            "--log-level",
+            "warn",
             *dev_server_pragma_args(),
         ],
         stdout=log_file,
@@ -130,7 +139,8 @@ async def serve(settings: Settings, *, api: bool, worker: bool, address: str | N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks, running_worker, server = [asyncio.create_task(stop.wait())], None, None
+    tasks: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
+    running_worker, server = None, None
     if worker:
         await ensure_retrain_schedule(client, settings)
         running_worker = build_worker(client, settings, engine)

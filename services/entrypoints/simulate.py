@@ -63,8 +63,14 @@ def order_delays(settings: Settings, returners: list[tuple[float, Shopper]]) -> 
 
 
 async def run_simulation(
-    settings: Settings, url: str, carts: int, seed: int, shop: str, console: Console,
-    *, transport: httpx.AsyncBaseTransport | None = None,
+    settings: Settings,
+    url: str,
+    carts: int,
+    seed: int,
+    shop: str,
+    console: Console,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> str:
     synthetic = SyntheticShop(seed=seed)
     # Every checkout is posted now: a customer returning within one run would supersede their own

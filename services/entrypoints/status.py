@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, func, select
 
-from services.model_ops.overview import models_overview
 from services.core.settings import Settings
+from services.model_ops.overview import models_overview
 from services.store.db import make_engine
 from services.store.tables import Cart, Message
 
@@ -15,10 +15,14 @@ def journey_counts(settings: Settings) -> dict[str, list[tuple[str, int]]]:
     with Session(engine) as session:
         by_status = session.exec(select(Cart.status, func.count(col(Cart.id))).group_by(Cart.status)).all()
         by_state = session.exec(
-            select(Cart.journey_state, func.count(col(Cart.id))).where(Cart.status == "open").group_by(Cart.journey_state)
+            select(Cart.journey_state, func.count(col(Cart.id)))
+            .where(Cart.status == "open")
+            .group_by(Cart.journey_state)
         ).all()
         by_channel = session.exec(
-            select(Message.channel, func.count(col(Message.id))).where(Message.status == "sent").group_by(Message.channel)
+            select(Message.channel, func.count(col(Message.id)))
+            .where(Message.status == "sent")
+            .group_by(Message.channel)
         ).all()
     engine.dispose()
     return {

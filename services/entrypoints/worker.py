@@ -15,16 +15,23 @@ from activities.planning import PlanningActivities
 from activities.recording import RecordingActivities
 from activities.sending import SendingActivities
 from activities.training import TrainingActivities
+from services.core.settings import Settings
 from services.messaging.delivery import Delivery
 from services.model_ops.model_cache import CachedPlanner, ModelCache
-from services.core.settings import Settings
 from workflows.cart_recovery import CartRecoveryWorkflow
 from workflows.retraining import RetrainWorkflow
 
 ACTIVITY_THREADS = 16
 
 
-def build_worker(client: Client, settings: Settings, engine: Engine, *, delivery: Delivery | None = None, task_queue: str | None = None) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    engine: Engine,
+    *,
+    delivery: Delivery | None = None,
+    task_queue: str | None = None,
+) -> Worker:
     models = ModelCache(engine, settings)
     planning = PlanningActivities(engine, settings, policy=CachedPlanner(models, settings))
     sending = SendingActivities(engine, settings, delivery=delivery)
@@ -35,8 +42,12 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *, delivery
         task_queue=task_queue or settings.task_queue,
         workflows=[CartRecoveryWorkflow, RetrainWorkflow],
         activities=[
-            planning.plan_touch, sending.send_touch, recording.record_abandonment, recording.record_outcome,
-            training.retrain_models, training.record_training_failure,
+            planning.plan_touch,
+            sending.send_touch,
+            recording.record_abandonment,
+            recording.record_outcome,
+            training.retrain_models,
+            training.record_training_failure,
         ],
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
@@ -14,6 +16,19 @@ from workflows.cart_recovery import CartRecoveryWorkflow
 from workflows.types import CartUpdated, ClockSpec, RecoveryInput
 
 log = logging.getLogger(__name__)
+
+
+# The signals the API sends a running journey. Receipts store them by name (a repeated delivery
+# re-sends them), so this is also how a stored name becomes a signal again.
+SIGNALS: dict[str, Callable[..., None]] = {
+    signal.__name__: signal
+    for signal in (
+        CartRecoveryWorkflow.order_placed,
+        CartRecoveryWorkflow.consent_changed,
+        CartRecoveryWorkflow.erase,
+        CartRecoveryWorkflow.superseded,
+    )
+}
 
 
 def workflow_id(shop: str, cart_key: str) -> str:
@@ -48,18 +63,19 @@ class Journeys:
                 id=workflow_id(shop, cart_key),
                 task_queue=self._settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                start_signal="cart_updated",
+                start_signal=CartRecoveryWorkflow.cart_updated.__name__,  # the SDK takes a name here
                 start_signal_args=[CartUpdated(version)],
             )
         except WorkflowAlreadyStartedError:
             return "ended"
         return "started"
 
-    async def signal(self, shop: str, cart_key: str, name: str, *args) -> bool:
-        """Deliver a signal to a running journey; False when it has already ended."""
+    async def signal(self, shop: str, cart_key: str, signal: Callable[..., None], *args: Any) -> bool:
+        """Deliver ``signal`` (a CartRecoveryWorkflow signal method) to a running journey; False when
+        it has already ended."""
         handle = self.client.get_workflow_handle(workflow_id(shop, cart_key))
         try:
-            await handle.signal(name, *args)
+            await handle.signal(signal, *args)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 return False

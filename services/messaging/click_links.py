@@ -10,10 +10,7 @@ It does not expire: the shop's recovery URL decides how long a checkout can be r
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
+from services.core.signing import b64url, b64url_decode, same_signature, token_signature
 
 _PURPOSE = b"click|"  # a MAC made for an unsubscribe link or a cookie never validates here
 MAX_TOKEN_LENGTH = 100
@@ -27,7 +24,7 @@ def make_click_token(key: bytes, cart_id: str, touch: int) -> str:
         raw_id = b""
     if len(raw_id) != 16:
         raise ValueError(f"not a cart key: {cart_id!r}")
-    payload = _b64(touch.to_bytes(2, "big") + raw_id)
+    payload = b64url(touch.to_bytes(2, "big") + raw_id)
     return f"{payload}.{_sign(key, payload)}"
 
 
@@ -36,13 +33,10 @@ def read_click_token(key: bytes, token: str) -> tuple[str, int] | None:
     if len(token) > MAX_TOKEN_LENGTH:
         return None
     payload, _, signature = token.partition(".")
-    if not payload or not hmac.compare_digest(signature.encode(), _sign(key, payload).encode()):
+    if not payload or not same_signature(signature, _sign(key, payload)):
         return None
-    try:
-        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    if len(raw) != 18:
+    raw = b64url_decode(payload)
+    if raw is None or len(raw) != 18:
         return None
     return raw[2:].hex(), int.from_bytes(raw[:2], "big")
 
@@ -52,8 +46,4 @@ def click_url(public_url: str, key: bytes, cart_id: str, touch: int) -> str:
 
 
 def _sign(key: bytes, payload: str) -> str:
-    return _b64(hmac.new(key, _PURPOSE + payload.encode(), hashlib.sha256).digest()[:16])
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return token_signature(key, _PURPOSE + payload.encode(), 16)

@@ -17,8 +17,8 @@ from urllib.parse import quote
 import apprise
 
 from message_templates import RenderedMessage
-from services.messaging.email_alternative import text_alternative
 from services.core.settings import Settings
+from services.messaging.email_alternative import text_alternative
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,11 @@ class Delivery:
         self._settings = settings
 
     def send(
-        self, channel: str, recipient: str, message: RenderedMessage, headers: dict[str, str] | None = None,
+        self,
+        channel: str,
+        recipient: str,
+        message: RenderedMessage,
+        headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Delivered:
         """Deliver one message. `idempotency_key` goes out as `Idempotency-Key` (HTTP services) or
@@ -68,8 +72,12 @@ class Delivery:
             ok = notifier.notify(body=body, title=title, body_format=body_format)
             details = captured.getvalue()
         if not ok:
-            raise DeliveryError(_redact(details, recipient) or f"{channel} provider refused the message", permanent=_is_permanent(details))
-        return Delivered(provider=service.protocol if isinstance(service.protocol, str) else str(service.protocol[0]))
+            raise DeliveryError(
+                _redact(details, recipient) or f"{channel} provider refused the message",
+                permanent=_is_permanent(details),
+            )
+        protocol = service.protocol
+        return Delivered(provider=protocol if isinstance(protocol, str) else str((protocol or ["unknown"])[0]))
 
 
 def _body(channel: str, message: RenderedMessage) -> tuple[str, str, str]:

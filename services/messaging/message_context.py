@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.messaging.click_links import click_url
 from services.core.contacts import audience_hash
 from services.core.settings import Settings
+from services.messaging.click_links import click_url
 from services.store.tables import Cart, Contact, Customer, Decision
 
 
@@ -57,7 +57,11 @@ def build_message_context(
     email = contacts.get("email")
     phone = contacts.get("phone")
     return {
-        "shop": {"name": settings.shop_name, "address": settings.shop_address, "support_url": settings.support_url or None},
+        "shop": {
+            "name": settings.shop_name,
+            "address": settings.shop_address,
+            "support_url": settings.support_url or None,
+        },
         "customer": {"first_name": customer.first_name if customer else None, "is_returning": returning},
         "cart": {
             "items": items,

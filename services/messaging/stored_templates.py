@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from sqlmodel import Session
 
 from message_templates import RenderedMessage, TemplateError, TemplateRenderer
-from services.store.tables import MessageTemplate
-from services.messaging.templates_store import choose_template, label
+from services.messaging.template_choice import choose_template
+from services.messaging.templates_store import label
+from services.store.tables import MessageTemplate, saved_id
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +41,21 @@ class StoredTemplates:
             try:
                 return replace(self._compiled(row)(context), template=label(row)), row
             except TemplateError as err:
-                log.error("stored template %s failed on a real message, sending the packaged default: %s", label(row), err)
+                log.error(
+                    "stored template %s failed on a real message, sending the packaged default: %s", label(row), err
+                )
         return self._renderer.render(channel, reason, context), None
 
     def _compiled(self, row: MessageTemplate) -> Callable[[dict[str, Any]], RenderedMessage]:
+        key = saved_id(row)
         with self._lock:
-            render = self._bound.get(row.id)
+            render = self._bound.get(key)
             if render is not None:
-                self._bound.move_to_end(row.id)
+                self._bound.move_to_end(key)
                 return render
         render = self._renderer.bind_source(row.channel, row.sources, row.reason)
         with self._lock:
-            self._bound[row.id] = render
+            self._bound[key] = render
             while len(self._bound) > self._cache_size:
                 self._bound.popitem(last=False)
         return render

@@ -7,23 +7,23 @@ locale "en", variant "A" for every channel x reason, authored by "packaged defau
 
 Fallback for a message in locale L (e.g. "de-at"): the active variants of (channel, reason, L),
 then of L's language ("de"), then of "en"; then the same for reason "other"; then the packaged
-default (the caller renders that when ``choose_template`` returns None).
+default (the caller renders that when ``template_choice.choose_template`` returns None).
 """
 
 from __future__ import annotations
 
 import difflib
 import weakref
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from sqlalchemy import and_, func
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from channel_models.learning.variants import VariantStats, choose_variant, probability_best
-from message_templates.renderer import CHANNELS, DEFAULTS_DIR, FALLBACK_REASON, source_names
-from services.store.tables import Message, MessageTemplate, Outcome
+from channel_models.vocabulary import CHANNELS
+from message_templates.renderer import DEFAULTS_DIR, source_names
+from services.store.tables import MessageTemplate
 
 ACTIVE, DRAFT, ARCHIVED = "active", "draft", "archived"
 DEFAULT_LOCALE, DEFAULT_VARIANT = "en", "A"
@@ -78,12 +78,20 @@ def ensure_seeded(engine: Engine) -> None:
         if not missing:
             _seeded.add(engine)
             return
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for channel, reason in missing:
-            session.add(MessageTemplate(
-                channel=channel, reason=reason, version=1, sources=packaged_sources(channel, reason), status=ACTIVE,
-                author=SEED_AUTHOR, created_at=now, note="packaged default",
-            ))
+            session.add(
+                MessageTemplate(
+                    channel=channel,
+                    reason=reason,
+                    version=1,
+                    sources=packaged_sources(channel, reason),
+                    status=ACTIVE,
+                    author=SEED_AUTHOR,
+                    created_at=now,
+                    note="packaged default",
+                )
+            )
         try:
             session.commit()
         except IntegrityError:  # another process seeded at the same moment
@@ -110,13 +118,16 @@ def get_template(session: Session, template_id: int) -> MessageTemplate | None:
 def _versions(session: Session, key: Key):
     channel, reason, locale, variant = key
     return select(MessageTemplate).where(
-        MessageTemplate.channel == channel, MessageTemplate.reason == reason,
-        MessageTemplate.locale == locale, MessageTemplate.variant == variant,
+        MessageTemplate.channel == channel,
+        MessageTemplate.reason == reason,
+        MessageTemplate.locale == locale,
+        MessageTemplate.variant == variant,
     )
 
 
-def active_version(session: Session, channel: str, reason: str, locale: str = DEFAULT_LOCALE,
-                   variant: str = DEFAULT_VARIANT) -> MessageTemplate | None:
+def active_version(
+    session: Session, channel: str, reason: str, locale: str = DEFAULT_LOCALE, variant: str = DEFAULT_VARIANT
+) -> MessageTemplate | None:
     ensure_seeded(session.get_bind())
     query = _versions(session, (channel, reason, locale, variant)).where(MessageTemplate.status == ACTIVE)
     return session.exec(query).first()
@@ -127,20 +138,42 @@ def history(session: Session, row: MessageTemplate) -> list[MessageTemplate]:
 
 
 def save_version(
-    session: Session, *, channel: str, reason: str, sources: dict[str, str], author: str, note: str = "",
-    locale: str = DEFAULT_LOCALE, variant: str = DEFAULT_VARIANT, activate: bool = True,
+    session: Session,
+    *,
+    channel: str,
+    reason: str,
+    sources: dict[str, str],
+    author: str,
+    note: str = "",
+    locale: str = DEFAULT_LOCALE,
+    variant: str = DEFAULT_VARIANT,
+    activate: bool = True,
 ) -> MessageTemplate:
     """Store a new version (validated by the caller: see message_templates/checks.py)."""
     ensure_seeded(session.get_bind())
     key = (channel, reason, locale, variant)
-    latest = session.exec(select(func.max(MessageTemplate.version)).where(
-        *[c == v for c, v in zip((MessageTemplate.channel, MessageTemplate.reason, MessageTemplate.locale,
-                                   MessageTemplate.variant), key)]
-    )).one()
+    latest = session.exec(
+        select(func.max(MessageTemplate.version)).where(
+            *[
+                c == v
+                for c, v in zip(
+                    (MessageTemplate.channel, MessageTemplate.reason, MessageTemplate.locale, MessageTemplate.variant),
+                    key,
+                )
+            ]
+        )
+    ).one()
     row = MessageTemplate(
-        channel=channel, reason=reason, locale=locale, variant=variant, version=(latest or 0) + 1,
-        sources=dict(sources), status=ACTIVE if activate else DRAFT, author=author[:200],
-        created_at=datetime.now(timezone.utc), note=note[:500],
+        channel=channel,
+        reason=reason,
+        locale=locale,
+        variant=variant,
+        version=(latest or 0) + 1,
+        sources=dict(sources),
+        status=ACTIVE if activate else DRAFT,
+        author=author[:200],
+        created_at=datetime.now(UTC),
+        note=note[:500],
     )
     if activate:
         for previous in session.exec(_versions(session, key).where(MessageTemplate.status == ACTIVE)):
@@ -159,79 +192,27 @@ def save_version(
 def rollback(session: Session, row: MessageTemplate, author: str, note: str = "") -> MessageTemplate:
     """A new active version with the sources of ``row`` (history is never rewritten)."""
     return save_version(
-        session, channel=row.channel, reason=row.reason, locale=row.locale, variant=row.variant,
-        sources=row.sources, author=author, note=note or f"rollback to v{row.version}",
+        session,
+        channel=row.channel,
+        reason=row.reason,
+        locale=row.locale,
+        variant=row.variant,
+        sources=row.sources,
+        author=author,
+        note=note or f"rollback to v{row.version}",
     )
 
 
 def diff(a: MessageTemplate, b: MessageTemplate) -> str:
     """Unified diff from ``a`` to ``b``, file by file."""
-    chunks = []
+    chunks: list[str] = []
     for name in sorted(set(a.sources) | set(b.sources)):
-        chunks.extend(difflib.unified_diff(
-            a.sources.get(name, "").splitlines(keepends=True), b.sources.get(name, "").splitlines(keepends=True),
-            fromfile=f"{name}@v{a.version}", tofile=f"{name}@v{b.version}",
-        ))
+        chunks.extend(
+            difflib.unified_diff(
+                a.sources.get(name, "").splitlines(keepends=True),
+                b.sources.get(name, "").splitlines(keepends=True),
+                fromfile=f"{name}@v{a.version}",
+                tofile=f"{name}@v{b.version}",
+            )
+        )
     return "".join(line if line.endswith("\n") else line + "\n" for line in chunks)
-
-
-# --- which template a message gets ---------------------------------------------------------------
-
-
-def _locales(locale: str | None) -> list[str]:
-    wanted = (locale or DEFAULT_LOCALE).strip().lower().replace("_", "-")
-    return list(dict.fromkeys([wanted, wanted.split("-")[0], DEFAULT_LOCALE]))
-
-
-def active_group(session: Session, channel: str, reason: str, locale: str | None) -> list[MessageTemplate]:
-    """The active variants of the first (reason, locale) in fallback order that has any."""
-    ensure_seeded(session.get_bind())
-    for candidate_reason in dict.fromkeys([reason, FALLBACK_REASON]):
-        for candidate_locale in _locales(locale):
-            rows = session.exec(select(MessageTemplate).where(
-                MessageTemplate.channel == channel, MessageTemplate.reason == candidate_reason,
-                MessageTemplate.locale == candidate_locale, MessageTemplate.status == ACTIVE,
-            ).order_by(col(MessageTemplate.variant))).all()
-            if rows:
-                return list(rows)
-    return []
-
-
-def variant_stats(session: Session, channel: str, reason: str, locale: str, variants: list[str]) -> list[VariantStats]:
-    """Sends and attributed recoveries per variant, over all versions of each variant."""
-    recovered = and_(Outcome.cart_id == Message.cart_id, Outcome.status == "recovered",
-                     Outcome.attributed_touch == Message.touch)
-    query = (
-        select(MessageTemplate.variant, func.count(Message.id), func.count(Outcome.cart_id))
-        .join(Message, Message.template_id == MessageTemplate.id)
-        .outerjoin(Outcome, recovered)
-        .where(MessageTemplate.channel == channel, MessageTemplate.reason == reason,
-               MessageTemplate.locale == locale, Message.status == "sent")
-        .group_by(MessageTemplate.variant)
-    )
-    counts = {variant: (sent, won) for variant, sent, won in session.exec(query)}
-    return [VariantStats(v, *counts.get(v, (0, 0))) for v in variants]
-
-
-def variant_report(session: Session, row: MessageTemplate) -> list[dict]:
-    """Each active variant of ``row``'s group: sends, recoveries, probability of being best."""
-    group = [r for r in active_group(session, row.channel, row.reason, row.locale)
-             if (r.reason, r.locale) == (row.reason, row.locale)]
-    stats = variant_stats(session, row.channel, row.reason, row.locale, [r.variant for r in group])
-    best = probability_best(stats)
-    return [
-        {"variant": s.variant, "id": r.id, "version": r.version, "sent": s.sent, "recovered": s.recovered,
-         "probability_best": round(best[s.variant], 4)}
-        for r, s in zip(group, stats)
-    ]
-
-
-def choose_template(session: Session, channel: str, reason: str, locale: str | None, seed: str) -> MessageTemplate | None:
-    """The active version to render a message with, its variant picked by the bandit."""
-    group = active_group(session, channel, reason, locale)
-    if len(group) <= 1:
-        return group[0] if group else None
-    first = group[0]
-    stats = variant_stats(session, channel, first.reason, first.locale, [r.variant for r in group])
-    chosen = choose_variant(stats, seed)
-    return next(r for r in group if r.variant == chosen)

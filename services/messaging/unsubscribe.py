@@ -5,11 +5,10 @@ Token = base64url(customer id | channel | issued-at) + "." + HMAC-SHA256 of it w
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import time
 from dataclasses import dataclass
+
+from services.core.signing import b64url, b64url_decode, same_signature, token_signature
 
 VALIDITY_SECONDS = 400 * 24 * 3600
 
@@ -23,17 +22,18 @@ class UnsubscribeRequest:
 
 def make_token(key: bytes, customer_id: str, channel: str, issued_at: int | None = None) -> str:
     issued = int(issued_at if issued_at is not None else time.time())
-    payload = base64.urlsafe_b64encode(f"{customer_id}|{channel}|{issued}".encode()).decode().rstrip("=")
+    payload = b64url(f"{customer_id}|{channel}|{issued}".encode())
     return f"{payload}.{_sign(key, payload)}"
 
 
 def read_token(key: bytes, token: str, now: float | None = None) -> UnsubscribeRequest | None:
     """The request a token carries, or None if it is forged, malformed or expired."""
     payload, _, signature = token.partition(".")
-    if not payload or not hmac.compare_digest(signature, _sign(key, payload)):
+    if not payload or not same_signature(signature, _sign(key, payload)):
         return None
+    raw = b64url_decode(payload)
     try:
-        customer_id, channel, issued = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().split("|")
+        customer_id, channel, issued = (raw or b"").decode().split("|")
         issued_at = int(issued)
     except ValueError:
         return None
@@ -43,4 +43,4 @@ def read_token(key: bytes, token: str, now: float | None = None) -> UnsubscribeR
 
 
 def _sign(key: bytes, payload: str) -> str:
-    return base64.urlsafe_b64encode(hmac.new(key, payload.encode(), hashlib.sha256).digest()[:20]).decode().rstrip("=")
+    return token_signature(key, payload.encode(), 20)

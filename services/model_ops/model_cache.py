@@ -19,18 +19,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from channel_models.policy import LoadedModel, ModelSet, Planner
+from channel_models.policy import Planner
 from channel_models.registry import StatusReport, load_artifact
-from services.model_ops.overview import kind_status, service_now
+from channel_models.registry.model_set import LoadedModel, ModelSet
+from channel_models.vocabulary import MODEL_KINDS
+from services.core.clock import service_now
 from services.core.settings import Settings
+from services.model_ops.overview import kind_status
 from services.store.model_versions import active_fingerprint, active_versions
-from services.store.tables import ModelVersion
-from workflows.types import MODEL_KINDS
+from services.store.service_clock import stored_clock
+from services.store.tables import ModelVersion, saved_id
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ def load_version(row: ModelVersion, key: bytes) -> LoadedModel:
         "data_to": row.data_to,
         "library_versions": dict(row.library_versions or {}),
     }
-    return LoadedModel(version_id=row.id, version=row.version, model=model, meta=meta)
+    return LoadedModel(version_id=saved_id(row), version=row.version, model=model, meta=meta)
 
 
 def load_active(session: Session, key: bytes, loaded: dict[int, LoadedModel] | None = None) -> dict[str, LoadedModel]:
@@ -60,13 +63,14 @@ def load_active(session: Session, key: bytes, loaded: dict[int, LoadedModel] | N
     loaded = {} if loaded is None else loaded
     out = {}
     for kind, row in active_versions(session).items():
-        if row.id not in loaded:
+        version_id = saved_id(row)
+        if version_id not in loaded:
             try:
-                loaded[row.id] = load_version(row, key)
+                loaded[version_id] = load_version(row, key)
             except Exception:  # noqa: BLE001 - a bad artifact must not stop planning
                 log.exception("model %s v%s could not be loaded; the rule prior decides for it", kind, row.version)
                 continue
-        out[kind] = loaded[row.id]
+        out[kind] = loaded[version_id]
     return out
 
 
@@ -113,7 +117,7 @@ class ModelCache:
                 self._loaded = {k: v for k, v in self._loaded.items() if k in live}
                 self._fingerprint = fingerprint
             if changed or self._status_at is None or now - self._status_at >= STATUS_EVERY_S:
-                moment = service_now(session)
+                moment = service_now(stored_clock(session))
                 self._statuses = {kind: kind_status(session, self._settings, kind, moment) for kind in MODEL_KINDS}
                 self._status_at = now
         deciding = {kind: self._active.get(kind) if self._statuses[kind].decides else None for kind in MODEL_KINDS}

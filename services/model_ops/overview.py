@@ -3,28 +3,20 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from sqlmodel import Session
 
 from channel_models.registry import StatusReport, Thresholds, model_status
-from services.core.clock import from_ts
+from channel_models.vocabulary import MODEL_KINDS
+from services.core.clock import service_now
 from services.core.settings import Settings
+from services.store.frames.data_facts import data_facts
 from services.store.model_versions import active_versions, list_versions
-from services.store.tables import ModelVersion, ServiceClock
-from services.store.frames.training_data import data_facts
-from workflows.types import ClockSpec, MODEL_KINDS
+from services.store.service_clock import stored_clock
+from services.store.tables import ModelVersion
 
 RECENT_VERSIONS = 20
-
-
-def service_now(session: Session) -> datetime:
-    """Now on the service clock (CR_TIME_SCALE), without re-anchoring it: decisions and outcomes
-    are recorded on that clock, so data age and overdue training are measured on it too."""
-    row = session.get(ServiceClock, 1)
-    clock = ClockSpec(row.anchor_real, row.anchor_virtual, row.scale) if row else ClockSpec()
-    return from_ts(clock.to_service(time.time()))
 
 
 def kind_status(session: Session, settings: Settings, kind: str, now: datetime) -> StatusReport:
@@ -32,22 +24,25 @@ def kind_status(session: Session, settings: Settings, kind: str, now: datetime) 
 
 
 def models_overview(session: Session, settings: Settings, now: datetime | None = None) -> dict:
-    now = now or service_now(session)
+    # decisions and outcomes are recorded on the service clock: data age is measured on it too
+    now = now or service_now(stored_clock(session))
     active = active_versions(session)
     models = []
     for kind in MODEL_KINDS:
         report = kind_status(session, settings, kind, now)
         row = active.get(kind)
-        models.append({
-            "kind": kind,
-            "status": report.status,
-            "decides": report.decides,
-            "reasons": list(report.reasons),
-            "still_needed": dict(report.remaining),
-            "eta_days": report.eta_days,
-            "active_version": public_version(row) if row is not None else None,
-            "line": status_line(report, row),
-        })
+        models.append(
+            {
+                "kind": kind,
+                "status": report.status,
+                "decides": report.decides,
+                "reasons": list(report.reasons),
+                "still_needed": dict(report.remaining),
+                "eta_days": report.eta_days,
+                "active_version": public_version(row) if row is not None else None,
+                "line": status_line(report, row),
+            }
+        )
     return {
         "policy_mode": settings.policy,
         "models": models,

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
-from channel_models.context import CHANNELS, PlanContext, Reachability
+from channel_models.context import PlanContext, Reachability
+from channel_models.vocabulary import CHANNELS, CONTACTS_FOR
 from services.core.clock import utc
 from services.core.contacts import phone_whereabouts
 from services.core.settings import Settings
 from services.store.customers import contacts_of, current_consent
-from services.store.tables import BehaviorSignalRow, Cart, Contact as ContactRow, Customer, Message, Order, Outcome
-
-_CAPTURE_KIND = {"email": ("email",), "sms": ("phone",), "push": ("push_token",), "retargeting": ("audience_id", "email", "phone")}
+from services.store.tables import BehaviorSignalRow, Cart, Customer, Message, Order, Outcome
+from services.store.tables import Contact as ContactRow
 
 
 def build_plan_context(
@@ -36,7 +36,7 @@ def build_plan_context(
         history = customer_history(session, cart, now, settings.feature_window_days)
         contacts = contacts_of(session, cart.customer_id)
         consent = current_consent(session, cart.customer_id)
-        for channel, kinds in _CAPTURE_KIND.items():
+        for channel, kinds in CONTACTS_FOR.items():
             reachability[channel] = Reachability(
                 captured=any(k in contacts for k in kinds),
                 consent=consent[channel].state if channel in consent else None,
@@ -52,7 +52,9 @@ def build_plan_context(
         )
     )
     incentives = tuple(
-        name for name, code in (("free_shipping", settings.free_shipping_code), ("discount", settings.discount_code)) if code
+        name
+        for name, code in (("free_shipping", settings.free_shipping_code), ("discount", settings.discount_code))
+        if code
     )
     return PlanContext(
         touch=touch,
@@ -106,12 +108,14 @@ def customer_history(session: Session, cart: Cart, now: datetime, window_days: f
     on every touch): their carts, their orders, and what was sent for the carts in the window."""
     since = now - timedelta(days=window_days)
     carts = session.exec(
-        select(Cart.id, Cart.created_at, Cart.abandoned_at).where(Cart.customer_id == cart.customer_id, Cart.id != cart.id)
+        select(Cart.id, Cart.created_at, Cart.abandoned_at).where(
+            Cart.customer_id == cart.customer_id, Cart.id != cart.id
+        )
     ).all()
-    orders = session.exec(
+    order_rows = session.exec(
         select(Order.placed_at, Order.value_cents, Order.cart_id).where(Order.customer_id == cart.customer_id)
     ).all()
-    orders = [(utc(at), cents) for at, cents, cart_id in orders if cart_id != cart.id]
+    orders = [(utc(at), cents) for at, cents, cart_id in order_rows if cart_id != cart.id]
     recent = [(key, utc(created)) for key, created, _ in carts if since <= utc(created) <= now]
     events = sorted([created for _, created in recent] + [at for at, _ in orders if since <= at <= now])
     return CustomerHistory(
@@ -132,13 +136,21 @@ def _engagement(session: Session, cart_ids: list[str]) -> dict[str, tuple[int, i
         .where(col(Message.cart_id).in_(cart_ids), Message.status == "sent")
         .group_by(Message.channel)
     ).all()
-    recovered = dict(session.exec(
-        select(Outcome.attributed_channel, func.count())
-        .where(col(Outcome.cart_id).in_(cart_ids), Outcome.status == "recovered", col(Outcome.attributed_channel).is_not(None))
-        .group_by(Outcome.attributed_channel)
-    ).all())
-    counts = {channel: (int(n), int(clicked), int(recovered.pop(channel, 0))) for channel, n, clicked in sent}
-    counts.update({channel: (0, 0, int(n)) for channel, n in recovered.items()})
+    recovered = dict(
+        session.exec(
+            select(Outcome.attributed_channel, func.count())
+            .where(
+                col(Outcome.cart_id).in_(cart_ids),
+                Outcome.status == "recovered",
+                col(Outcome.attributed_channel).is_not(None),
+            )
+            .group_by(Outcome.attributed_channel)
+        ).all()
+    )
+    counts = {
+        channel: (int(n), int(clicked), int(recovered.pop(channel, 0))) for channel, n, clicked in sent if channel
+    }
+    counts.update({channel: (0, 0, int(n)) for channel, n in recovered.items() if channel})
     return {channel: counts[channel] for channel in CHANNELS if channel in counts}
 
 
@@ -154,7 +166,7 @@ def _sent_history(session: Session, cart: Cart, now: datetime) -> list[tuple[str
         query = query.join(Cart, col(Cart.id) == col(Message.cart_id)).where(Cart.customer_id == cart.customer_id)
     else:
         query = query.where(Message.cart_id == cart.id)
-    return [(channel, utc(at), cart_id) for channel, at, cart_id in session.exec(query)]
+    return [(channel, utc(at), cart_id) for channel, at, cart_id in session.exec(query) if at is not None]
 
 
 def _whereabouts(session: Session, settings: Settings, cart: Cart) -> tuple[str | None, str | None, str | None]:
@@ -162,9 +174,13 @@ def _whereabouts(session: Session, settings: Settings, cart: Cart) -> tuple[str 
     customer = session.get(Customer, cart.customer_id) if cart.customer_id else None
     zone = customer.timezone if customer else None
     country = customer.country if customer else None
-    phone = session.exec(
-        select(ContactRow.normalized).where(ContactRow.customer_id == cart.customer_id, ContactRow.kind == "phone")
-    ).first() if customer else None
+    phone = (
+        session.exec(
+            select(ContactRow.normalized).where(ContactRow.customer_id == cart.customer_id, ContactRow.kind == "phone")
+        ).first()
+        if customer
+        else None
+    )
     if phone and (zone is None or country is None):
         region, zones = phone_whereabouts(phone)
         country = country or region

@@ -90,7 +90,9 @@ async def ensure_schedule(client: Client, settings: Settings) -> str:
         return "updated"
     except RPCError as err:
         if err.status == RPCStatusCode.INVALID_ARGUMENT:
-            raise ConfigurationError(f"the retraining schedule was refused (check CR_RETRAIN_CRON={settings.retrain_cron!r}): {err.message}") from None
+            raise ConfigurationError(
+                f"the retraining schedule was refused (check CR_RETRAIN_CRON={settings.retrain_cron!r}): {err.message}"
+            ) from None
         raise
 
 
@@ -118,8 +120,11 @@ class Retraining:
                 raise RetrainAlreadyRunning(running)
             workflow_id = f"{ID_PREFIX}{trigger}/{uuid.uuid4()}"
             await self.client.start_workflow(
-                RetrainWorkflow.run, RetrainRequest(trigger, requested_by), id=workflow_id,
-                task_queue=self._settings.task_queue, execution_timeout=RUN_TIMEOUT,
+                RetrainWorkflow.run,
+                RetrainRequest(trigger, requested_by),
+                id=workflow_id,
+                task_queue=self._settings.task_queue,
+                execution_timeout=RUN_TIMEOUT,
             )
             self._last = workflow_id
             return workflow_id
@@ -141,7 +146,7 @@ class Retraining:
         if status == "running":
             try:
                 progress = await asyncio.wait_for(handle.query(RetrainWorkflow.progress), QUERY_TIMEOUT_S)
-            except (asyncio.TimeoutError, RPCError):
+            except (TimeoutError, RPCError):
                 progress = None  # queued: no worker has picked the run up
             return RetrainState(workflow_id, status, progress)
         if status == "completed":

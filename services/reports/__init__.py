@@ -26,9 +26,9 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from channel_models import BUCKETS, REASONS
+from channel_models.vocabulary import BUCKETS, REASONS
 from services.reports.carts import Tally, cart_counts, median_time_to_recovery
-from services.reports.policies import model_status
+from services.reports.policies import planning_policies
 from services.reports.scope import ReportScope
 from services.reports.stats import lift, rate, ratio
 from services.reports.touches import TouchTally, parse_template, touch_counts
@@ -36,7 +36,9 @@ from services.reports.touches import TouchTally, parse_template, touch_counts
 __all__ = ["SPLIT_COLUMNS", "recovery_report"]
 
 
-def recovery_report(session: Session, shop: str | None = None, since: datetime | None = None, until: datetime | None = None) -> dict:
+def recovery_report(
+    session: Session, shop: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> dict:
     scope = ReportScope(shop, since, until)
     counts = cart_counts(session, scope)
     touches = touch_counts(session, scope)
@@ -79,8 +81,9 @@ def recovery_report(session: Session, shop: str | None = None, since: datetime |
             _daily_row(day, groups.get(False, Tally()), groups.get(True, Tally()))
             for day, groups in sorted(_nested(counts.by(lambda h, p, r, b, day: (day, h))).items())
         ],
-        "model": model_status(
-            session, scope,
+        "model": planning_policies(
+            session,
+            scope,
             planned_carts=sum(t.carts for k, t in treated_only.items() if k[2] is not None),
             attributed_recoveries=treated.attributed,
             days_with_carts=len({k[4] for k, t in counts.groups.items() if t.carts}),
@@ -107,7 +110,12 @@ def _touch_row(name: str, key, tally: TouchTally) -> dict:
 
 
 def _template_row(channel: str | None, template: str | None, tally: TouchTally) -> dict:
-    return {"template": template, "channel": channel, **parse_template(template), **_touch_row("template", template, tally)}
+    return {
+        "template": template,
+        "channel": channel,
+        **parse_template(template),
+        **_touch_row("template", template, tally),
+    }
 
 
 def _touch_rows(name: str, tallies: dict) -> list[dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Float, case, cast, func
 from sqlmodel import Session, col, select
@@ -60,7 +61,7 @@ class CartCounts:
 def cart_counts(session: Session, scope: ReportScope) -> CartCounts:
     day, filters = abandonment_day(session), scope.cart_filters()
     # the raw holdout column (NULL, false, true) keeps the index order; NULL - not split yet - is treated
-    keys = (Cart.holdout, Cart.platform, Cart.currency, Cart.reason, Cart.bucket, day)
+    keys: tuple[Any, ...] = (Cart.holdout, Cart.platform, Cart.currency, Cart.reason, Cart.bucket, day)
     groups: dict[tuple, Tally] = defaultdict(Tally)
     currencies: set[str] = set()
     for holdout, platform, currency, reason, bucket, d, n in session.exec(

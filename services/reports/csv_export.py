@@ -24,9 +24,20 @@ SPLITS = {
     "daily": "daily",
 }
 HEADLINE = (
-    "abandoned_carts", "treated_carts", "holdout_carts", "messaged_carts", "messages_sent", "recovered_carts",
-    "attributed_recoveries", "recovery_rate", "holdout_recovery_rate", "incremental_recovery_rate",
-    "recovered_revenue", "average_order_value", "revenue_per_message", "time_to_recovery",
+    "abandoned_carts",
+    "treated_carts",
+    "holdout_carts",
+    "messaged_carts",
+    "messages_sent",
+    "recovered_carts",
+    "attributed_recoveries",
+    "recovery_rate",
+    "holdout_recovery_rate",
+    "incremental_recovery_rate",
+    "recovered_revenue",
+    "average_order_value",
+    "revenue_per_message",
+    "time_to_recovery",
 )
 
 
@@ -56,17 +67,27 @@ def section(report: dict, name: str) -> tuple[list[str], list[list]]:
         return ["metric", "value"], rows
     from services.reports import SPLIT_COLUMNS
 
-    header = list(_flatten_row(dict.fromkeys(SPLIT_COLUMNS[SPLITS[name]])))
-    records = [_flatten_row(row) for row in report[SPLITS[name]]]
+    split = SPLITS[name]
+    if split is None:
+        raise ValueError(f"{name!r} is not a split")
+    header = list(_flatten_row(dict.fromkeys(SPLIT_COLUMNS[split])))
+    records = [_flatten_row(row) for row in report[split]]
     return header, [[_cell(record.get(column)) for column in header] for record in records]
 
 
 def _flatten(key: str, value) -> dict:
     if key == "incremental_recovery_rate":
         value = value or {}
-        return {key: value.get("estimate"), f"{key}_ci95_low": value.get("ci95_low"), f"{key}_ci95_high": value.get("ci95_high")}
+        return {
+            key: value.get("estimate"),
+            f"{key}_ci95_low": value.get("ci95_low"),
+            f"{key}_ci95_high": value.get("ci95_high"),
+        }
     if key == "time_to_recovery":
-        return {"time_to_recovery_median_hours": value["median_hours"], "time_to_recovery_mean_hours": value["mean_hours"]}
+        return {
+            "time_to_recovery_median_hours": value["median_hours"],
+            "time_to_recovery_mean_hours": value["mean_hours"],
+        }
     return {key: value}
 
 

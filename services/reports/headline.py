@@ -11,14 +11,18 @@ def headline_rows(report: dict) -> list[tuple[str, str]]:
     ttr = r["time_to_recovery"]
     model = r["model"]
     return [
-        ("Abandoned carts", f"{r['abandoned_carts']:,} ({r['treated_carts']:,} treated, {r['holdout_carts']:,} holdout)"),
+        (
+            "Abandoned carts",
+            f"{r['abandoned_carts']:,} ({r['treated_carts']:,} treated, {r['holdout_carts']:,} holdout)",
+        ),
         ("Carts messaged", f"{r['messaged_carts']:,} ({r['messages_sent']:,} messages sent)"),
         ("Recovered carts", f"{r['recovered_carts']:,} treated, {r['attributed_recoveries']:,} after a message"),
         ("Recovery rate", f"{_percent(r['recovery_rate'])} (holdout {_percent(r['holdout_recovery_rate'])})"),
         (
             "Incremental recovery",
-            "n/a (needs treated and holdout carts)" if lift is None else
-            f"{_points(lift['estimate'])} (95% CI {_points(lift['ci95_low'])} to {_points(lift['ci95_high'])})",
+            "n/a (needs treated and holdout carts)"
+            if lift is None
+            else f"{_points(lift['estimate'])} (95% CI {_points(lift['ci95_low'])} to {_points(lift['ci95_high'])})",
         ),
         ("Recovered revenue", f"{r['recovered_revenue']:,.2f}{money}"),
         ("Average order value", _amount(r["average_order_value"], money)),
@@ -27,7 +31,10 @@ def headline_rows(report: dict) -> list[tuple[str, str]]:
             "Time to recovery",
             "n/a" if ttr["median_hours"] is None else f"median {ttr['median_hours']:g} h, mean {ttr['mean_hours']:g} h",
         ),
-        ("Planner", ", ".join(f"{name} ({n:,} touches)" for name, n in model["planners"].items()) or "no touch planned"),
+        (
+            "Planner",
+            ", ".join(f"{name} ({n:,} touches)" for name, n in model["planners"].items()) or "no touch planned",
+        ),
     ]
 
 

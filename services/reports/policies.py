@@ -15,8 +15,9 @@ from services.reports.scope import ReportScope
 from services.store.tables import Cart, Decision
 
 
-def model_status(session: Session, scope: ReportScope, *, planned_carts: int, attributed_recoveries: int,
-                 days_with_carts: int) -> dict:
+def planning_policies(
+    session: Session, scope: ReportScope, *, planned_carts: int, attributed_recoveries: int, days_with_carts: int
+) -> dict:
     rows = session.exec(
         select(Decision.policy, func.count())
         .join(Cart, col(Cart.id) == col(Decision.cart_id))

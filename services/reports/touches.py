@@ -21,7 +21,9 @@ from services.store.tables import Cart, Message, Outcome
 SENT = Message.status == "sent"
 # what the template editor records ("email/price@v3/A", "sms/price/fr@v2/B"); the packaged
 # defaults are recorded as "email/price"
-_TEMPLATE = re.compile(r"^(?P<channel>[^/@]+)/(?P<reason>[^/@]+)(?:/(?P<locale>[^/@]+))?(?:@v(?P<version>\d+)/(?P<variant>[^/@]+))?$")
+_TEMPLATE = re.compile(
+    r"^(?P<channel>[^/@]+)/(?P<reason>[^/@]+)(?:/(?P<locale>[^/@]+))?(?:@v(?P<version>\d+)/(?P<variant>[^/@]+))?$"
+)
 
 
 @dataclass
@@ -79,7 +81,10 @@ def touch_counts(session: Session, scope: ReportScope) -> TouchCounts:
     credited = (
         select(Outcome.attributed_touch, Message.channel, Message.template, func.count(), func.sum(Outcome.value_cents))
         .select_from(Outcome)
-        .join(Message, and_(col(Message.cart_id) == col(Outcome.cart_id), col(Message.touch) == col(Outcome.attributed_touch)))
+        .join(
+            Message,
+            and_(col(Message.cart_id) == col(Outcome.cart_id), col(Message.touch) == col(Outcome.attributed_touch)),
+        )
         .where(ATTRIBUTED, SENT)
         .group_by(Outcome.attributed_touch, Message.channel, Message.template)
     )

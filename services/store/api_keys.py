@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -21,7 +21,7 @@ SESSION_LIFETIME = timedelta(hours=8)
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def hash_secret(value: str) -> str:
@@ -41,7 +41,9 @@ def create_key(session: Session, name: str, role: str, created_by: str) -> tuple
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     key, prefix = new_key()
-    row = ApiKey(name=name, role=role, key_hash=hash_secret(key), prefix=prefix, created_at=now_utc(), created_by=created_by)
+    row = ApiKey(
+        name=name, role=role, key_hash=hash_secret(key), prefix=prefix, created_at=now_utc(), created_by=created_by
+    )
     session.add(row)
     session.flush()
     return row, key
@@ -88,8 +90,11 @@ def start_session(session: Session, *, key_id: int | None, bootstrap_fingerprint
     token = secrets.token_urlsafe(32)
     at = now_utc()
     row = WebSession(
-        id=hash_secret(token), key_id=key_id, bootstrap_fingerprint=bootstrap_fingerprint,
-        created_at=at, expires_at=at + SESSION_LIFETIME,
+        id=hash_secret(token),
+        key_id=key_id,
+        bootstrap_fingerprint=bootstrap_fingerprint,
+        created_at=at,
+        expires_at=at + SESSION_LIFETIME,
     )
     session.add(row)
     return token, row

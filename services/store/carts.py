@@ -11,10 +11,11 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from services.core.clock import utc
-from services.ingest.events import BehaviorSignal, CartEvent, OrderEvent
+from services.core.events import BehaviorSignal, CartEvent, OrderEvent
+from services.store import prepared
 from services.store.customers import find_customer_id, record_consents, upsert_customer
 from services.store.prepared import run
-from services.store.tables import BehaviorSignalRow, Cart, CartAlias, Order
+from services.store.tables import BehaviorSignalRow, Cart, CartAlias, Order, saved_id
 
 
 def cart_key(shop: str, token: str) -> str:
@@ -43,27 +44,50 @@ def store_cart(session: Session, shop: str, platform: str, event: CartEvent, now
         record_consents(session, customer_id, event.consents, now)
     key = cart_key(shop, event.cart_id)
     stored = run(
-        session, "upsert_cart",
-        id=key, shop=shop, token=event.cart_id, platform=platform, version=1, status="open",
-        journey_state="watching", created_at=now, updated_at=now, holdout=None, abandoned_at=None, closed_at=None,
-        customer_id=customer_id, currency=event.currency, value_cents=cents(event.total_value),
-        items=[item.model_dump(mode="json") for item in event.items], stage=event.stage,
-        recovery_url=event.recovery_url, device=event.device, source=event.source,
+        session,
+        prepared.upsert_cart,
+        id=key,
+        shop=shop,
+        token=event.cart_id,
+        platform=platform,
+        version=1,
+        status="open",
+        journey_state="watching",
+        created_at=now,
+        updated_at=now,
+        holdout=None,
+        abandoned_at=None,
+        closed_at=None,
+        customer_id=customer_id,
+        currency=event.currency,
+        value_cents=cents(event.total_value),
+        items=[item.model_dump(mode="json") for item in event.items],
+        stage=event.stage,
+        recovery_url=event.recovery_url,
+        device=event.device,
+        source=event.source,
         platform_updated_at=utc(event.updated_at),
     ).first()
     if stored is None:  # an older update than the one stored: nothing changed
-        stored = run(session, "cart_state", id=key).one()
+        stored = run(session, prepared.cart_state, id=key).one()
     version, status, owner = stored
     for token in dict.fromkeys([event.cart_id, *event.alt_ids]):
-        run(session, "add_alias", shop=shop, token=token, cart_id=key)
+        run(session, prepared.add_alias, shop=shop, token=token, cart_id=key)
     created = version == 1
     change = CartChange(key, version, status == "open", created)
     if event.completed_at is not None:
         # Keyed by our opaque cart key, not the token: the token opens the shopper's checkout and
         # order ids outlive erasure (outcomes copy them).
         change.order_id = _store_order_row(
-            session, shop, f"checkout:{key}", key, owner, event.currency, cents(event.total_value),
-            utc(event.completed_at), now,
+            session,
+            shop,
+            f"checkout:{key}",
+            key,
+            owner,
+            event.currency,
+            cents(event.total_value),
+            utc(event.completed_at),
+            now,
         )
     if created and owner:
         change.superseded = _supersede_older(session, owner, key)
@@ -72,7 +96,7 @@ def store_cart(session: Session, shop: str, platform: str, event: CartEvent, now
 
 def _supersede_older(session: Session, customer_id: str, key: str) -> list[str]:
     """Older open carts of the customer; marked at once so each older journey is told only once."""
-    older = list(run(session, "older_open_carts", customer_id=customer_id, id=key).scalars())
+    older = list(run(session, prepared.older_open_carts, customer_id=customer_id, id=key).scalars())
     if older:
         session.execute(update(Cart).where(col(Cart.id).in_(older)).values(journey_state="superseded"))
     return older
@@ -85,7 +109,9 @@ class OrderMatch:
     duplicate: bool
 
 
-def store_order(session: Session, shop: str, event: OrderEvent, now: datetime, region: str, window: timedelta) -> OrderMatch:
+def store_order(
+    session: Session, shop: str, event: OrderEvent, now: datetime, region: str, window: timedelta
+) -> OrderMatch:
     existing = session.exec(select(Order).where(Order.shop == shop, Order.order_id == event.order_id)).first()
     if existing is not None:
         return OrderMatch(existing.id, _open_cart_key(session, existing.cart_id), True)
@@ -93,17 +119,24 @@ def store_order(session: Session, shop: str, event: OrderEvent, now: datetime, r
     cart = _cart_by_tokens(session, shop, [event.cart_id, *event.alt_cart_ids])
     if cart is None and customer_id is not None:
         cart = _recent_cart_of(session, customer_id, now - window)
-    provisional = cart and session.exec(
-        select(Order).where(Order.shop == shop, Order.order_id == f"checkout:{cart.id}")
-    ).first()
+    provisional = (
+        cart and session.exec(select(Order).where(Order.shop == shop, Order.order_id == f"checkout:{cart.id}")).first()
+    )
     if provisional:  # the completed checkout already stood for this order: it becomes the real one
         provisional.order_id, provisional.value_cents = event.order_id, cents(event.total_value)
         provisional.customer_id = provisional.customer_id or customer_id
         session.add(provisional)
         return OrderMatch(provisional.id, _open_cart_key(session, cart.id), False)
     order_id = _store_order_row(
-        session, shop, event.order_id, cart.id if cart else None, customer_id or (cart.customer_id if cart else None),
-        event.currency, cents(event.total_value), utc(event.placed_at) or now, now,
+        session,
+        shop,
+        event.order_id,
+        cart.id if cart else None,
+        customer_id or (cart.customer_id if cart else None),
+        event.currency,
+        cents(event.total_value),
+        utc(event.placed_at) or now,
+        now,
     )
     return OrderMatch(order_id, _open_cart_key(session, cart.id if cart else None), False)
 
@@ -139,7 +172,7 @@ def _store_order_row(session, shop, order_id, cart_id, customer_id, currency, va
     )
     session.add(row)
     session.flush()
-    return row.id
+    return saved_id(row)
 
 
 def _cart_by_tokens(session: Session, shop: str, tokens: list[str | None]) -> Cart | None:

@@ -12,7 +12,9 @@ from sqlmodel import Session, col, select
 
 from services.core.clock import utc
 from services.core.contacts import normalize_email, normalize_phone
-from services.ingest.events import ConsentChange, Contact as ContactIn
+from services.core.events import ConsentChange
+from services.core.events import Contact as ContactIn
+from services.store import prepared
 from services.store.prepared import run
 from services.store.tables import ConsentRecord, Contact, Customer
 
@@ -36,13 +38,15 @@ def normalized_contacts(contact: ContactIn, region: str) -> dict[str, tuple[str,
 def find_customer_id(session: Session, shop: str, contact: ContactIn, region: str, contacts=None) -> str | None:
     """By platform customer id, else by normalised e-mail, else by phone number."""
     if contact.customer_id:
-        found = run(session, "customer_by_external", shop=shop, external_id=contact.customer_id).scalar()
+        found = run(session, prepared.customer_by_external, shop=shop, external_id=contact.customer_id).scalar()
         if found:
             return found
     contacts = normalized_contacts(contact, region) if contacts is None else contacts
     for kind in ("email", "phone"):
         if kind in contacts:
-            found = run(session, "customer_by_contact", shop=shop, kind=kind, normalized=contacts[kind][1]).scalar()
+            found = run(
+                session, prepared.customer_by_contact, shop=shop, kind=kind, normalized=contacts[kind][1]
+            ).scalar()
             if found:
                 return found
     return None
@@ -70,11 +74,20 @@ def upsert_customer(session: Session, shop: str, contact: ContactIn, now: dateti
         if not contacts and not contact.customer_id:
             return None
         customer_id = uuid.uuid4().hex
-        run(session, "insert_customer", id=customer_id, shop=shop, created_at=now, erased_at=None, **fields)
+        run(session, prepared.insert_customer, id=customer_id, shop=shop, created_at=now, erased_at=None, **fields)
     elif any(fields.values()):
-        run(session, "update_customer", customer_id=customer_id, **{f"new_{k}": v for k, v in fields.items()})
+        run(session, prepared.update_customer, customer_id=customer_id, **{f"new_{k}": v for k, v in fields.items()})
     for kind, (value, normalized) in contacts.items():
-        run(session, "upsert_contact", customer_id=customer_id, shop=shop, kind=kind, value=value, normalized=normalized, updated_at=now)
+        run(
+            session,
+            prepared.upsert_contact,
+            customer_id=customer_id,
+            shop=shop,
+            kind=kind,
+            value=value,
+            normalized=normalized,
+            updated_at=now,
+        )
     return customer_id
 
 
@@ -92,7 +105,7 @@ def record_consents(session: Session, customer_id: str, changes: list[ConsentCha
     """Append the changes that change something; returns how many were appended."""
     if not changes:
         return 0
-    latest = dict(run(session, "consent_states", customer_id=customer_id).all())
+    latest: dict[str, str] = dict(run(session, prepared.consent_states, customer_id=customer_id).all())
     appended = 0
     for change in changes:
         if latest.get(change.channel) == change.state:

@@ -20,7 +20,14 @@ STATUSES = ("active", "retired", "rejected", "failed")
 
 
 def _next_version(session: Session, kind: str) -> int:
-    return int(session.exec(select(func.coalesce(func.max(ModelVersion.version), 0)).where(ModelVersion.kind == kind)).one()) + 1
+    return (
+        int(
+            session.exec(
+                select(func.coalesce(func.max(ModelVersion.version), 0)).where(ModelVersion.kind == kind)
+            ).one()
+        )
+        + 1
+    )
 
 
 def record_version(
@@ -48,14 +55,28 @@ def record_version(
         raise ValueError(f"unknown model status {status!r}: one of {', '.join(STATUSES)}")
     if status == "active":
         session.execute(
-            update(ModelVersion).where(col(ModelVersion.kind) == kind, col(ModelVersion.status) == "active").values(status="retired")
+            update(ModelVersion)
+            .where(col(ModelVersion.kind) == kind, col(ModelVersion.status) == "active")
+            .values(status="retired")
         )
     row = ModelVersion(
-        kind=kind, version=_next_version(session, kind), status=status, created_at=now,
-        data_from=data_from, data_to=data_to, eval_from=eval_from, eval_to=eval_to,
-        rows_train=int(rows_train), rows_eval=int(rows_eval), library_versions=dict(library_versions),
-        metrics=dict(metrics), params=dict(params), artifact=artifact, artifact_hmac=artifact_hmac,
-        promoted_at=now if status == "active" else None, note=note[:2000],
+        kind=kind,
+        version=_next_version(session, kind),
+        status=status,
+        created_at=now,
+        data_from=data_from,
+        data_to=data_to,
+        eval_from=eval_from,
+        eval_to=eval_to,
+        rows_train=int(rows_train),
+        rows_eval=int(rows_eval),
+        library_versions=dict(library_versions),
+        metrics=dict(metrics),
+        params=dict(params),
+        artifact=artifact,
+        artifact_hmac=artifact_hmac,
+        promoted_at=now if status == "active" else None,
+        note=note[:2000],
     )
     session.add(row)
     session.flush()
@@ -64,7 +85,9 @@ def record_version(
 
 def record_failure(session: Session, kind: str, error: str, now: datetime) -> ModelVersion:
     """A training attempt of `kind` that failed; the active version (if any) stays active."""
-    row = ModelVersion(kind=kind, version=_next_version(session, kind), status="failed", created_at=now, note=error[:2000])
+    row = ModelVersion(
+        kind=kind, version=_next_version(session, kind), status="failed", created_at=now, note=error[:2000]
+    )
     session.add(row)
     session.flush()
     return row
@@ -81,7 +104,9 @@ def active_fingerprint(session: Session) -> tuple[tuple[str, int], ...]:
     return tuple(
         (kind, int(version_id))
         for kind, version_id in session.exec(
-            select(ModelVersion.kind, ModelVersion.id).where(ModelVersion.status == "active").order_by(col(ModelVersion.kind))
+            select(ModelVersion.kind, ModelVersion.id)
+            .where(ModelVersion.status == "active")
+            .order_by(col(ModelVersion.kind))
         )
     )
 

@@ -7,33 +7,37 @@ Temporal call itself (measured in bench/ingest.py, docs/PERFORMANCE.md).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, Executable, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from services.store.tables import Cart, CartAlias, ConsentRecord, Contact, Customer, WebhookReceipt
 
-_built: dict[tuple[str, str], object] = {}
+Builder = Callable[[ModuleType], Executable]  # the dialect module (postgresql or sqlite) -> statement
+_built: dict[tuple[Builder, str], Executable] = {}
 
 
-def run(session: Session, name: str, **params):
-    """Execute the named statement with `params` in the session's transaction."""
+def run(session: Session, build: Builder, **params: Any) -> CursorResult[*tuple[Any, ...]]:
+    """Execute the statement `build` makes (one of this module's builders, built once per dialect)
+    with `params` in the session's transaction."""
     connection = session.connection()
     dialect = connection.dialect.name
-    statement = _built.get((name, dialect))
+    statement = _built.get((build, dialect))
     if statement is None:
-        statement = _built[(name, dialect)] = _BUILDERS[name](postgresql if dialect == "postgresql" else sqlite)
+        statement = _built[(build, dialect)] = build(postgresql if dialect == "postgresql" else sqlite)
     return connection.execute(statement, params)
 
 
-def _customer_by_external(_d):
+def customer_by_external(_d):
     t = Customer.__table__
     return select(t.c.id).where(t.c.shop == bindparam("shop"), t.c.external_id == bindparam("external_id")).limit(1)
 
 
-def _customer_by_contact(_d):
+def customer_by_contact(_d):
     t = Contact.__table__
     return (
         select(t.c.customer_id)
@@ -42,11 +46,11 @@ def _customer_by_contact(_d):
     )
 
 
-def _insert_customer(d):
+def insert_customer(d):
     return d.insert(Customer.__table__)
 
 
-def _update_customer(_d):
+def update_customer(_d):
     t = Customer.__table__
     fields = ("external_id", "first_name", "locale", "timezone", "country", "province")
     return (
@@ -56,15 +60,19 @@ def _update_customer(_d):
     )
 
 
-def _upsert_contact(d):
+def upsert_contact(d):
     stmt = d.insert(Contact.__table__)
     return stmt.on_conflict_do_update(
         index_elements=["customer_id", "kind"],
-        set_={"value": stmt.excluded.value, "normalized": stmt.excluded.normalized, "updated_at": stmt.excluded.updated_at},
+        set_={
+            "value": stmt.excluded.value,
+            "normalized": stmt.excluded.normalized,
+            "updated_at": stmt.excluded.updated_at,
+        },
     )
 
 
-def _consent_states(_d):
+def consent_states(_d):
     t = ConsentRecord.__table__
     return select(t.c.channel, t.c.state).where(t.c.customer_id == bindparam("customer_id")).order_by(t.c.id)
 
@@ -73,7 +81,7 @@ CART_CONTENT = ("currency", "value_cents", "items", "stage", "updated_at")
 CART_KEPT = ("customer_id", "recovery_url", "device", "source", "platform_updated_at")
 
 
-def _upsert_cart(d):
+def upsert_cart(d):
     t = Cart.__table__
     stmt = d.insert(t)
     newer = or_(
@@ -92,43 +100,29 @@ def _upsert_cart(d):
     ).returning(t.c.version, t.c.status, t.c.customer_id)
 
 
-def _cart_state(_d):
+def cart_state(_d):
     t = Cart.__table__
     return select(t.c.version, t.c.status, t.c.customer_id).where(t.c.id == bindparam("id"))
 
 
-def _older_open_carts(_d):
+def older_open_carts(_d):
     t = Cart.__table__
     return select(t.c.id).where(
-        t.c.customer_id == bindparam("customer_id"), t.c.status == "open", t.c.id != bindparam("id"),
+        t.c.customer_id == bindparam("customer_id"),
+        t.c.status == "open",
+        t.c.id != bindparam("id"),
         t.c.journey_state != "superseded",
     )
 
 
-def _add_alias(d):
+def add_alias(d):
     return d.insert(CartAlias.__table__).on_conflict_do_nothing()
 
 
-def _receipt_actions(_d):
+def receipt_actions(_d):
     t = WebhookReceipt.__table__
     return select(t.c.actions).where(t.c.id == bindparam("id"))
 
 
-def _add_receipt(d):
+def add_receipt(d):
     return d.insert(WebhookReceipt.__table__).on_conflict_do_nothing()
-
-
-_BUILDERS: dict[str, Callable] = {
-    "customer_by_external": _customer_by_external,
-    "customer_by_contact": _customer_by_contact,
-    "insert_customer": _insert_customer,
-    "update_customer": _update_customer,
-    "upsert_contact": _upsert_contact,
-    "consent_states": _consent_states,
-    "upsert_cart": _upsert_cart,
-    "cart_state": _cart_state,
-    "older_open_carts": _older_open_carts,
-    "add_alias": _add_alias,
-    "receipt_actions": _receipt_actions,
-    "add_receipt": _add_receipt,
-}

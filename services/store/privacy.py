@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, delete, select
 
-from services.ingest.events import Contact as ContactIn
+from services.core.events import Contact as ContactIn
 from services.store.customers import find_customer
 from services.store.tables import Cart, CartAlias, ConsentRecord, Contact, Customer, Message, Order
 
@@ -25,11 +25,23 @@ def export(session: Session, customer: Customer) -> dict:
     cart_ids = [c.id for c in carts]
     return {
         "customer": customer.model_dump(mode="json"),
-        "contacts": [c.model_dump(mode="json", exclude={"id"}) for c in session.exec(select(Contact).where(Contact.customer_id == customer.id))],
-        "consent_ledger": [r.model_dump(mode="json") for r in session.exec(select(ConsentRecord).where(ConsentRecord.customer_id == customer.id))],
+        "contacts": [
+            c.model_dump(mode="json", exclude={"id"})
+            for c in session.exec(select(Contact).where(Contact.customer_id == customer.id))
+        ],
+        "consent_ledger": [
+            r.model_dump(mode="json")
+            for r in session.exec(select(ConsentRecord).where(ConsentRecord.customer_id == customer.id))
+        ],
         "carts": [c.model_dump(mode="json") for c in carts],
-        "orders": [o.model_dump(mode="json") for o in session.exec(select(Order).where(Order.customer_id == customer.id))],
-        "messages": [m.model_dump(mode="json") for m in session.exec(select(Message).where(Message.cart_id.in_(cart_ids)))] if cart_ids else [],
+        "orders": [
+            o.model_dump(mode="json") for o in session.exec(select(Order).where(Order.customer_id == customer.id))
+        ],
+        "messages": [
+            m.model_dump(mode="json") for m in session.exec(select(Message).where(Message.cart_id.in_(cart_ids)))
+        ]
+        if cart_ids
+        else [],
     }
 
 
@@ -46,7 +58,9 @@ def erase_by_id(session: Session, customer_id: str, now: datetime) -> list[tuple
     customer = session.get(Customer, customer_id)
     if customer is None:
         return None
-    running = list(session.exec(select(Cart.shop, Cart.id).where(Cart.customer_id == customer.id, Cart.status == "open")))
+    running = list(
+        session.exec(select(Cart.shop, Cart.id).where(Cart.customer_id == customer.id, Cart.status == "open"))
+    )
     _erase(session, customer, now)
     return running
 

@@ -6,45 +6,63 @@ reason-specific message, unless the shopper answered the survey."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlmodel import Session, select
 
-from services.model_ops.plan_context import build_plan_context
 from activities.planning import PlanningActivities
 from activities.recording import RecordingActivities
-from channel_models import RulePolicy
 from channel_models.learning.features import FEATURE_NAMES, encode_row, snapshot
-from channel_models.rules.rule_policy import POLICY_NAME
-from services.ingest.events import CartEvent, Contact
-from services.ingest.intake import store_event
+from channel_models.rules.rule_policy import POLICY_NAME, RulePolicy
+from services.core.events import CartEvent, Contact
 from services.core.settings import Settings
+from services.ingest.intake import store_event
+from services.model_ops.plan_context import build_plan_context
 from services.store.carts import cart_key
 from services.store.frames.feature_rows import feature_row
 from services.store.frames.reason_labels import record_survey_answer, template_reason
-from services.store.tables import Cart, Decision, Message, ReasonLabel
 from services.store.frames.training_data import load_frames
+from services.store.tables import Cart, Decision, Message, ReasonLabel
 from workflows.types import AbandonmentRecord, OutcomeRecord, PlanRequest
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SHOP = "learn-shop"
-CFG = Settings(_env_file=None, email_url="mailto://localhost?to={to}", email_from="s@example.com", shop_address="1 Road",
-               secret_key="k" * 32, feature_window_days=45)
+CFG = Settings(
+    _env_file=None,
+    email_url="mailto://localhost?to={to}",
+    email_from="s@example.com",
+    shop_address="1 Road",
+    secret_key="k" * 32,
+    feature_window_days=45,
+)
 
 
 class BanditLike:
     """The rule decision, told as a bandit would tell it."""
 
     def plan(self, ctx):
-        return replace(RulePolicy().plan(ctx), action=14, allowed_actions=(2, 14, 20), model_versions={"policy": 7, "reason": 3},
-                       action_propensity=0.85, policy="bandit-v2", rule_action=20)
+        return replace(
+            RulePolicy().plan(ctx),
+            action=14,
+            allowed_actions=(2, 14, 20),
+            model_versions={"policy": 7, "reason": 3},
+            action_propensity=0.85,
+            policy="bandit-v2",
+            rule_action=20,
+        )
 
 
 def new_cart(engine, token="c-1", source="facebook") -> str:
-    event = CartEvent(cart_id=token, contact=Contact(customer_id=f"cust-{token}", email=f"{token}@example.com"),
-                      total_value=Decimal("64.00"), stage="payment", device="Mobile", source=source)
+    event = CartEvent(
+        cart_id=token,
+        contact=Contact(customer_id=f"cust-{token}", email=f"{token}@example.com"),
+        total_value=Decimal("64.00"),
+        stage="payment",
+        device="Mobile",
+        source=source,
+    )
     store_event(engine, CFG, SHOP, "generic", event, NOW - timedelta(hours=1))
     return cart_key(SHOP, token)
 
@@ -60,7 +78,8 @@ def test_plan_touch_logs_the_planners_bandit_view_and_snapshot(engine):
     with Session(engine) as session:
         row = session.get(Decision, planned.decision_id)
     assert (row.policy, row.action, row.action_propensity) == ("bandit-v2", 14, 0.85)
-    assert row.allowed_actions == [2, 14, 20] and row.model_versions == {"policy": 7, "reason": 3}
+    assert row.allowed_actions == [2, 14, 20]
+    assert row.model_versions == {"policy": 7, "reason": 3}
     assert row.rule_action == 20  # the rule prior's shadow, what the policy is judged against
     assert (row.features["cart_value"], row.features["source"], row.features["device"]) == (64.0, "social", "mobile")
     assert encode_row(row.features).shape == (len(FEATURE_NAMES),)
@@ -72,11 +91,23 @@ def test_the_rule_prior_plans_by_default_and_its_decision_is_stored_as_it_made_i
     planned = plan(engine, key)
     with Session(engine) as session:
         row = session.get(Decision, planned.decision_id)
-        ctx = build_plan_context(session, CFG, session.get(Cart, key), touch=1, max_touches=3, now=NOW, abandoned_at=NOW,
-                                 deadline=NOW + timedelta(days=5))
+        ctx = build_plan_context(
+            session,
+            CFG,
+            session.get(Cart, key),
+            touch=1,
+            max_touches=3,
+            now=NOW,
+            abandoned_at=NOW,
+            deadline=NOW + timedelta(days=5),
+        )
     expected = RulePolicy().plan(ctx)  # deterministic: the same context gives the same decision
     assert row.policy == POLICY_NAME == expected.policy
-    assert (row.action, row.allowed_actions, row.model_versions) == (expected.action, list(expected.allowed_actions), {})
+    assert (row.action, row.allowed_actions, row.model_versions) == (
+        expected.action,
+        list(expected.allowed_actions),
+        {},
+    )
     assert row.rule_action is None  # the rules decided: nothing to shadow
     assert row.features == snapshot(ctx)
 
@@ -88,8 +119,13 @@ def test_abandonment_keeps_the_first_touch_snapshot(engine, holdout):
     with Session(engine) as session:
         cart = session.get(Cart, key)
     assert cart.holdout is holdout
-    assert (cart.features["touch"], cart.features["hours_since_abandonment"], cart.features["cart_value"]) == (1, 0.0, 64.0)
-    assert cart.features["source"] == "social" and cart.features["stage"] == "payment"
+    assert (cart.features["touch"], cart.features["hours_since_abandonment"], cart.features["cart_value"]) == (
+        1,
+        0.0,
+        64.0,
+    )
+    assert cart.features["source"] == "social"
+    assert cart.features["stage"] == "payment"
     assert cart.feature_row == feature_row(cart.features)
 
 
@@ -98,7 +134,9 @@ def test_without_settings_abandonment_keeps_no_snapshot(engine):
     RecordingActivities(engine).record_abandonment(AbandonmentRecord(key, NOW.timestamp(), True))
     with Session(engine) as session:
         cart = session.get(Cart, key)
-    assert cart.holdout is True and cart.features is None and cart.feature_row is None
+    assert cart.holdout is True
+    assert cart.features is None
+    assert cart.feature_row is None
 
 
 def test_a_holdout_cart_reaches_the_training_frame_through_its_snapshot(engine):
@@ -107,31 +145,47 @@ def test_a_holdout_cart_reaches_the_training_frame_through_its_snapshot(engine):
     recording.record_abandonment(AbandonmentRecord(key, NOW.timestamp(), True))
     recording.record_outcome(OutcomeRecord(key, "not_recovered", (NOW + timedelta(days=5)).timestamp(), holdout=True))
     carts = load_frames(engine).carts
-    assert carts["cart_id"].tolist() == [key] and carts["holdout"].tolist() == [True]
-    assert carts["cart_value"].tolist() == [64.0] and carts["source"].tolist() == ["social"]
+    assert carts["cart_id"].tolist() == [key]
+    assert carts["holdout"].tolist() == [True]
+    assert carts["cart_value"].tolist() == [64.0]
+    assert carts["source"].tolist() == ["social"]
 
 
 # --- labels from recoveries --------------------------------------------------------------------
 def sent(engine, key, touch, template, channel="email") -> None:
     plan_row = plan(engine, key, touch=touch)
     with Session(engine) as session:
-        session.add(Message(idempotency_key=f"{key}/{touch}", cart_id=key, decision_id=plan_row.decision_id, touch=touch,
-                            channel=channel, template=template, status="sent", created_at=NOW, sent_at=NOW))
+        session.add(
+            Message(
+                idempotency_key=f"{key}/{touch}",
+                cart_id=key,
+                decision_id=plan_row.decision_id,
+                touch=touch,
+                channel=channel,
+                template=template,
+                status="sent",
+                created_at=NOW,
+                sent_at=NOW,
+            )
+        )
         session.commit()
 
 
 def recovered(engine, key, touch=1, status="recovered") -> None:
     RecordingActivities(engine, CFG).record_outcome(
-        OutcomeRecord(key, status, (NOW + timedelta(hours=3)).timestamp(), attributed_touch=touch, touches_sent=touch))
+        OutcomeRecord(key, status, (NOW + timedelta(hours=3)).timestamp(), attributed_touch=touch, touches_sent=touch)
+    )
 
 
 def labels(engine) -> list[tuple[str, str, str]]:
     with Session(engine) as session:
-        return sorted((l.cart_id, l.reason, l.source) for l in session.exec(select(ReasonLabel)))
+        return sorted((label.cart_id, label.reason, label.source) for label in session.exec(select(ReasonLabel)))
 
 
-@pytest.mark.parametrize("template, reason", [("email/price@v3/A", "price"), ("sms/shipping_cost", "shipping_cost"),
-                                              ("email/technical@v12/B", "technical")])
+@pytest.mark.parametrize(
+    "template, reason",
+    [("email/price@v3/A", "price"), ("sms/shipping_cost", "shipping_cost"), ("email/technical@v12/B", "technical")],
+)
 def test_a_recovery_by_a_reason_specific_message_labels_the_cart(engine, template, reason):
     key = new_cart(engine)
     sent(engine, key, 1, template)
@@ -175,5 +229,7 @@ def test_the_shoppers_own_answer_outranks_the_recovery(engine):
 
 
 def test_template_reason_reads_every_label_form():
-    assert [template_reason(t) for t in ("email/price@v3/A", "push/indecision", "sms/other@v1/A", "", None, "email", "price")] == [
-        "price", "indecision", None, None, None, None, None]
+    assert [
+        template_reason(t)
+        for t in ("email/price@v3/A", "push/indecision", "sms/other@v1/A", "", None, "email", "price")
+    ] == ["price", "indecision", None, None, None, None, None]

@@ -4,22 +4,22 @@ record_outcome replaces them with the attributed touch's decision, on a real SQL
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlmodel import Session
 
 from activities.planning import PlanningActivities
 from activities.recording import RecordingActivities
-from channel_models import RulePolicy
-from services.ingest.events import CartEvent, Contact
-from services.ingest.intake import store_event
+from channel_models.rules.rule_policy import RulePolicy
+from services.core.events import CartEvent, Contact
 from services.core.settings import Settings
+from services.ingest.intake import store_event
 from services.store.carts import cart_key
 from services.store.tables import Cart, Decision, Message
 from workflows.types import OutcomeRecord, PlanRequest
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SHOP = "report-shop"
 
 
@@ -35,13 +35,22 @@ class ScriptedPolicy:
 
 
 def settings(tmp_path) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path, email_url="mailto://localhost?to={to}", email_from="s@example.com",
-                    shop_address="1 Road", secret_key="k" * 32)
+    return Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        email_url="mailto://localhost?to={to}",
+        email_from="s@example.com",
+        shop_address="1 Road",
+        secret_key="k" * 32,
+    )
 
 
 def planned_cart(engine, cfg, token: str, *plans) -> str:
-    event = CartEvent(cart_id=token, contact=Contact(customer_id=f"cust-{token}", email=f"{token}@example.com"),
-                      total_value=Decimal("42.00"))
+    event = CartEvent(
+        cart_id=token,
+        contact=Contact(customer_id=f"cust-{token}", email=f"{token}@example.com"),
+        total_value=Decimal("42.00"),
+    )
     store_event(engine, cfg, SHOP, "generic", event, NOW)
     key = cart_key(SHOP, token)
     planning = PlanningActivities(engine, cfg, policy=ScriptedPolicy(*plans))
@@ -49,8 +58,18 @@ def planned_cart(engine, cfg, token: str, *plans) -> str:
     for touch in range(1, len(plans) + 1):
         plan = planning.plan_touch(PlanRequest(key, touch, 3, NOW.timestamp(), NOW.timestamp(), deadline.timestamp()))
         with Session(engine) as session:  # the touch went out
-            session.add(Message(idempotency_key=f"recovery/{SHOP}/{key}/{touch}", cart_id=key, decision_id=plan.decision_id,
-                                touch=touch, channel="email", status="sent", created_at=NOW, sent_at=NOW))
+            session.add(
+                Message(
+                    idempotency_key=f"recovery/{SHOP}/{key}/{touch}",
+                    cart_id=key,
+                    decision_id=plan.decision_id,
+                    touch=touch,
+                    channel="email",
+                    status="sent",
+                    created_at=NOW,
+                    sent_at=NOW,
+                )
+            )
             session.commit()
     return key
 
@@ -74,7 +93,9 @@ def test_planning_keeps_the_first_decisions_reason_and_the_outcome_the_attribute
 def test_an_outcome_without_attribution_keeps_the_first_decisions(sqlite_engine, tmp_path):
     cfg = settings(tmp_path)
     key = planned_cart(sqlite_engine, cfg, "c-2", ("indecision", "Moderate"), ("price", "Very low"))
-    RecordingActivities(sqlite_engine).record_outcome(OutcomeRecord(key, "not_recovered", NOW.timestamp(), touches_sent=2))
+    RecordingActivities(sqlite_engine).record_outcome(
+        OutcomeRecord(key, "not_recovered", NOW.timestamp(), touches_sent=2)
+    )
     assert report_columns(sqlite_engine, key) == ("indecision", "Moderate")
 
 
@@ -85,8 +106,19 @@ def test_an_outcome_fills_the_columns_of_a_cart_planned_before_they_existed(sqli
         cart = session.get(Cart, key)
         cart.reason = cart.bucket = None
         session.add(cart)
-        session.add(Decision(cart_id=key, touch=2, decided_at=NOW, policy="rules-v1", reason="price", reason_confidence=0.5,
-                             propensity=0.5, bucket="Low", stop=True))
+        session.add(
+            Decision(
+                cart_id=key,
+                touch=2,
+                decided_at=NOW,
+                policy="rules-v1",
+                reason="price",
+                reason_confidence=0.5,
+                propensity=0.5,
+                bucket="Low",
+                stop=True,
+            )
+        )
         session.commit()
     RecordingActivities(sqlite_engine).record_outcome(OutcomeRecord(key, "cancelled", NOW.timestamp(), touches_sent=1))
     assert report_columns(sqlite_engine, key) == ("technical", "High")  # the first decision, by id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,35 +13,30 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.sending import SendingActivities
-from services.messaging.click_links import make_click_token
-from services.messaging.delivery import Delivered, DeliveryError
-from services.ingest.events import CartEvent, ConsentChange, ConsentEvent, Contact, LineItem
-from services.ingest.intake import store_event
+from services.core.events import CartEvent, ConsentChange, ConsentEvent, Contact, LineItem
 from services.core.settings import Settings
+from services.ingest.intake import store_event
+from services.messaging.click_links import make_click_token
+from services.messaging.delivery import DeliveryError
 from services.store.carts import cart_key
 from services.store.tables import Decision, Message
+from tests.utils.doubles import FakeDelivery
 from workflows.types import SendRequest
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SHOP = "send-shop"
-
-
-class FakeDelivery:
-    def __init__(self, fail: DeliveryError | None = None):
-        self.sent: list[tuple[str, str, object, dict, str]] = []
-        self.fail = fail
-
-    def send(self, channel, recipient, message, headers=None, idempotency_key=None):
-        if self.fail is not None:
-            raise self.fail
-        self.sent.append((channel, recipient, message, headers or {}, idempotency_key))
-        return Delivered(provider="fake")
 
 
 def settings(tmp_path) -> Settings:
     return Settings(
-        _env_file=None, data_dir=tmp_path, email_url="mailto://localhost?to={to}", sms_url="json://localhost/sms",
-        retargeting_url="json://localhost/aud", email_from="s@example.com", shop_address="1 Road", secret_key="k" * 32,
+        _env_file=None,
+        data_dir=tmp_path,
+        email_url="mailto://localhost?to={to}",
+        sms_url="json://localhost/sms",
+        retargeting_url="json://localhost/aud",
+        email_from="s@example.com",
+        shop_address="1 Road",
+        secret_key="k" * 32,
     )
 
 
@@ -58,8 +53,16 @@ def cart_with_decision(engine, cfg, channel="email", consents=()) -> tuple[str, 
     key = cart_key(SHOP, "c-1")
     with Session(engine) as session:
         decision = Decision(
-            cart_id=key, touch=1, decided_at=NOW, policy="test", channel=channel, send_at=NOW, reason="other",
-            reason_confidence=0.2, propensity=0.3, bucket="Low",
+            cart_id=key,
+            touch=1,
+            decided_at=NOW,
+            policy="test",
+            channel=channel,
+            send_at=NOW,
+            reason="other",
+            reason_confidence=0.2,
+            propensity=0.3,
+            bucket="Low",
         )
         session.add(decision)
         session.commit()
@@ -89,32 +92,48 @@ def test_sends_once_and_a_retry_does_not_send_again(sqlite_engine, tmp_path):
     assert (channel, recipient) == ("email", "ada@example.com")
     # the cart link is the tracked one, naming this cart's touch 1; it redirects to the recovery URL
     link = f"{cfg.public_url}/c/{make_click_token(cfg.signing_key(), key, 1)}"
-    assert "Teapot" in rendered.html and link in rendered.text and link in rendered.html
+    assert "Teapot" in rendered.html
+    assert link in rendered.text
+    assert link in rendered.html
     assert "https://shop.example/recover/c-1" not in rendered.text + rendered.html
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert idem == f"recovery/{SHOP}/{key}/1"
     [row] = messages(sqlite_engine)
     assert (row.status, row.attempts, row.handed_over_at, row.uncertain_resends) == ("sent", 1, None, 0)
-    assert row.rendered_hash and row.template.startswith("email/")
+    assert row.rendered_hash
+    assert row.template.startswith("email/")
 
 
 def test_consent_revoked_before_send_skips_without_delivery(sqlite_engine, tmp_path):
     cfg = settings(tmp_path)
     key, decision = cart_with_decision(sqlite_engine, cfg)
-    store_event(sqlite_engine, cfg, SHOP, "generic", ConsentEvent(
-        contact=Contact(customer_id="cust-1"), consents=[ConsentChange(channel="email", state="revoked")]), NOW)
+    store_event(
+        sqlite_engine,
+        cfg,
+        SHOP,
+        "generic",
+        ConsentEvent(contact=Contact(customer_id="cust-1"), consents=[ConsentChange(channel="email", state="revoked")]),
+        NOW,
+    )
     delivery = FakeDelivery()
-    result = ActivityEnvironment().run(SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision))
-    assert result.status == "skipped" and "unsubscribed" in result.detail
-    assert delivery.sent == [] and messages(sqlite_engine)[0].status == "skipped"
+    result = ActivityEnvironment().run(
+        SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision)
+    )
+    assert result.status == "skipped"
+    assert "unsubscribed" in result.detail
+    assert delivery.sent == []
+    assert messages(sqlite_engine)[0].status == "skipped"
 
 
 def test_sms_needs_explicit_consent_even_when_planned(sqlite_engine, tmp_path):
     cfg = settings(tmp_path)
     key, decision = cart_with_decision(sqlite_engine, cfg, channel="sms")
     delivery = FakeDelivery()
-    result = ActivityEnvironment().run(SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision))
-    assert result.status == "skipped" and delivery.sent == []
+    result = ActivityEnvironment().run(
+        SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision)
+    )
+    assert result.status == "skipped"
+    assert delivery.sent == []
 
 
 def test_transient_failure_raises_for_retry_and_the_retry_sends(sqlite_engine, tmp_path):
@@ -126,7 +145,8 @@ def test_transient_failure_raises_for_retry_and_the_retry_sends(sqlite_engine, t
         ActivityEnvironment().run(acts.send_touch, request(key, decision))
     [row] = messages(sqlite_engine)
     # a timeout or reset may come after the provider took the message: counted as uncertain
-    assert row.status == "sending" and row.handed_over_at is not None
+    assert row.status == "sending"
+    assert row.handed_over_at is not None
     delivery.fail = None
     assert ActivityEnvironment().run(acts.send_touch, request(key, decision)).status == "sent"
     [row] = messages(sqlite_engine)
@@ -136,10 +156,13 @@ def test_transient_failure_raises_for_retry_and_the_retry_sends(sqlite_engine, t
 def test_permanent_failure_is_non_retryable_invalid_recipient(sqlite_engine, tmp_path):
     cfg = settings(tmp_path)
     key, decision = cart_with_decision(sqlite_engine, cfg)
-    acts = SendingActivities(sqlite_engine, cfg, delivery=FakeDelivery(fail=DeliveryError("550 no such user", permanent=True)))
+    acts = SendingActivities(
+        sqlite_engine, cfg, delivery=FakeDelivery(fail=DeliveryError("550 no such user", permanent=True))
+    )
     with pytest.raises(ApplicationError) as raised:
         ActivityEnvironment().run(acts.send_touch, request(key, decision))
-    assert raised.value.type == "InvalidRecipient" and raised.value.non_retryable
+    assert raised.value.type == "InvalidRecipient"
+    assert raised.value.non_retryable
     assert messages(sqlite_engine)[0].status == "failed"
 
 
@@ -147,12 +170,26 @@ def test_attempt_killed_inside_the_provider_call_is_resent_with_the_same_key_and
     cfg = settings(tmp_path)
     key, decision = cart_with_decision(sqlite_engine, cfg)
     with Session(sqlite_engine) as session:  # what a worker killed mid-call leaves behind
-        session.add(Message(idempotency_key=f"recovery/{SHOP}/{key}/1", cart_id=key, decision_id=decision, touch=1,
-                            channel="email", status="sending", attempts=1, handed_over_at=NOW, created_at=NOW))
+        session.add(
+            Message(
+                idempotency_key=f"recovery/{SHOP}/{key}/1",
+                cart_id=key,
+                decision_id=decision,
+                touch=1,
+                channel="email",
+                status="sending",
+                attempts=1,
+                handed_over_at=NOW,
+                created_at=NOW,
+            )
+        )
         session.commit()
     delivery = FakeDelivery()
-    result = ActivityEnvironment().run(SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision))
-    assert result.status == "sent" and delivery.sent[0][4] == f"recovery/{SHOP}/{key}/1"
+    result = ActivityEnvironment().run(
+        SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision)
+    )
+    assert result.status == "sent"
+    assert delivery.sent[0][4] == f"recovery/{SHOP}/{key}/1"
     [row] = messages(sqlite_engine)
     assert (row.attempts, row.uncertain_resends, row.status) == (2, 1, "sent")
 
@@ -163,10 +200,13 @@ def test_retargeting_gets_only_a_hashed_identifier(sqlite_engine, tmp_path):
         sqlite_engine, cfg, channel="retargeting", consents=[ConsentChange(channel="retargeting", state="granted")]
     )
     delivery = FakeDelivery()
-    ActivityEnvironment().run(SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision))
+    ActivityEnvironment().run(
+        SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision)
+    )
     _, recipient, rendered, _, _ = delivery.sent[0]
     assert recipient == hashlib.sha256(b"ada@example.com").hexdigest()
-    assert "ada@example.com" not in str(rendered.payload).lower() and "2015550123" not in str(rendered.payload)
+    assert "ada@example.com" not in str(rendered.payload).lower()
+    assert "2015550123" not in str(rendered.payload)
 
 
 def test_a_retry_judges_quiet_hours_by_when_it_runs_not_when_it_was_scheduled(sqlite_engine, tmp_path):
@@ -176,10 +216,12 @@ def test_a_retry_judges_quiet_hours_by_when_it_runs_not_when_it_was_scheduled(sq
     key, decision = cart_with_decision(
         sqlite_engine, cfg, channel="sms", consents=[ConsentChange(channel="sms", state="granted")]
     )
-    scheduled = datetime(2026, 6, 1, 16, 0, tzinfo=timezone.utc)  # noon in New York (the phone's zone)
-    late = datetime(2026, 6, 2, 2, 0, tzinfo=timezone.utc).timestamp()  # 22:00 there: the retry runs now
+    scheduled = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)  # noon in New York (the phone's zone)
+    late = datetime(2026, 6, 2, 2, 0, tzinfo=UTC).timestamp()  # 22:00 there: the retry runs now
     clock = ClockSpec(anchor_real=time.time(), anchor_virtual=late, scale=1.0)
     req = SendRequest(key, decision, 1, f"recovery/{SHOP}/{key}/1", scheduled.timestamp(), clock)
     delivery = FakeDelivery()
     result = ActivityEnvironment().run(SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, req)
-    assert result.status == "skipped" and "held" in result.detail and delivery.sent == []
+    assert result.status == "skipped"
+    assert "held" in result.detail
+    assert delivery.sent == []

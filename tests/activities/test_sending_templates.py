@@ -3,20 +3,22 @@ bandit) and records which one; the packaged default stands in when no stored ver
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 from test_sending import FakeDelivery, cart_with_decision, request, settings
 
 from activities.sending import SendingActivities
-from services.store.tables import Customer, Message, MessageTemplate
 from services.messaging.templates_store import active_version, ensure_seeded, save_version
+from services.store.tables import Customer, Message, MessageTemplate
 
 
 def send(engine, cfg, key, decision):
     delivery = FakeDelivery()
-    result = ActivityEnvironment().run(SendingActivities(engine, cfg, delivery=delivery).send_touch, request(key, decision))
+    result = ActivityEnvironment().run(
+        SendingActivities(engine, cfg, delivery=delivery).send_touch, request(key, decision)
+    )
     assert result.status == "sent"
     [(_, _, rendered, _, _)] = delivery.sent
     with Session(engine) as session:
@@ -47,10 +49,14 @@ def test_send_touch_uses_the_active_database_version(sqlite_engine, tmp_path):
     cfg = settings(tmp_path)
     key, decision = cart_with_decision(sqlite_engine, cfg)
     with Session(sqlite_engine) as session:
-        v2 = save_version(session, channel="email", reason="other", sources=edited_email("Fresh copy from v2"), author="ed")
+        v2 = save_version(
+            session, channel="email", reason="other", sources=edited_email("Fresh copy from v2"), author="ed"
+        )
     rendered, message = send(sqlite_engine, cfg, key, decision)
-    assert rendered.subject == "Fresh copy from v2" and "Fresh copy from v2" in rendered.html
-    assert "Fresh copy from v2" in rendered.text and "Teapot" in rendered.text  # the layout still lists the items
+    assert rendered.subject == "Fresh copy from v2"
+    assert "Fresh copy from v2" in rendered.html
+    assert "Fresh copy from v2" in rendered.text
+    assert "Teapot" in rendered.text  # the layout still lists the items
     assert (message.template, message.template_id) == ("email/other@v2/A", v2.id)
 
 
@@ -58,22 +64,28 @@ def test_customer_locale_picks_its_own_version(sqlite_engine, tmp_path):
     cfg = settings(tmp_path)
     key, decision = cart_with_decision(sqlite_engine, cfg)
     with Session(sqlite_engine) as session:
-        save_version(session, channel="email", reason="other", locale="de", sources=edited_email("Dein Warenkorb"), author="ed")
+        save_version(
+            session, channel="email", reason="other", locale="de", sources=edited_email("Dein Warenkorb"), author="ed"
+        )
         customer = session.exec(select(Customer)).one()
         customer.locale = "de-DE"
         session.add(customer)
         session.commit()
     rendered, message = send(sqlite_engine, cfg, key, decision)
-    assert rendered.subject == "Dein Warenkorb" and message.template == "email/other/de@v1/A"
+    assert rendered.subject == "Dein Warenkorb"
+    assert message.template == "email/other/de@v1/A"
 
 
 def test_variant_is_chosen_and_recorded(sqlite_engine, tmp_path):
     cfg = settings(tmp_path)
     key, decision = cart_with_decision(sqlite_engine, cfg)
     with Session(sqlite_engine) as session:
-        save_version(session, channel="email", reason="other", variant="B", sources=edited_email("Variant B"), author="ed")
+        save_version(
+            session, channel="email", reason="other", variant="B", sources=edited_email("Variant B"), author="ed"
+        )
     rendered, message = send(sqlite_engine, cfg, key, decision)
-    assert message.variant in ("A", "B") and message.template.endswith(f"/{message.variant}")
+    assert message.variant in ("A", "B")
+    assert message.template.endswith(f"/{message.variant}")
     assert ("Variant B" in rendered.subject) == (message.variant == "B")
 
 
@@ -85,9 +97,17 @@ def test_a_stored_version_that_fails_on_real_data_falls_back_to_the_packaged_def
         for row in session.exec(select(MessageTemplate).where(MessageTemplate.channel == "email")):
             row.status = "archived"
             session.add(row)
-        session.add(MessageTemplate(channel="email", reason="other", version=9, status="active", author="x",
-                                    created_at=datetime.now(timezone.utc), sources={"email/other.subject": "{{ nope }}",
-                                    "email/other.html": "x", "email/other.txt": "x"}))
+        session.add(
+            MessageTemplate(
+                channel="email",
+                reason="other",
+                version=9,
+                status="active",
+                author="x",
+                created_at=datetime.now(UTC),
+                sources={"email/other.subject": "{{ nope }}", "email/other.html": "x", "email/other.txt": "x"},
+            )
+        )
         session.commit()
     rendered, message = send(sqlite_engine, cfg, key, decision)
     assert (message.template, message.template_id, message.variant) == ("email/other", None, None)

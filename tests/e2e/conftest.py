@@ -15,10 +15,10 @@ from sqlmodel import Session, select
 from services.api.app import create_app
 from services.core.settings import Settings
 from services.core.signing import sign_generic, sign_shopify
+from services.entrypoints.worker import build_worker
 from services.store.db import make_engine
 from services.store.tables import Message
-from services.entrypoints.worker import build_worker
-from tests.e2e.sinks import HttpSink, SmtpSink, free_port
+from tests.utils.e2e.sinks import HttpSink, SmtpSink, free_port
 
 SHOPIFY_SECRET = "shopify-test-secret"
 GENERIC_SECRET = "generic-test-secret"
@@ -26,7 +26,14 @@ GENERIC_SECRET = "generic-test-secret"
 
 class Service:
     def __init__(self, settings: Settings, engine, client: httpx.AsyncClient, temporal, smtp: SmtpSink, http: HttpSink):
-        self.settings, self.engine, self.http, self.temporal, self.smtp, self.sink = settings, engine, client, temporal, smtp, http
+        self.settings, self.engine, self.http, self.temporal, self.smtp, self.sink = (
+            settings,
+            engine,
+            client,
+            temporal,
+            smtp,
+            http,
+        )
         # journeys of every test share one dev server: a shop per test keeps their workflow ids apart
         self.shop = f"e2e-{uuid.uuid4().hex[:8]}.myshopify.com"
         self.generic_shop = f"e2e-{uuid.uuid4().hex[:8]}"
@@ -76,10 +83,18 @@ async def service(dev_env, tmp_path, request):
             "retargeting_url": http_sink.url("audience?:to={to}"),
         }
         base = dict(
-            data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'app.db'}", api_port=free_port(),
-            shopify_webhook_secret=SHOPIFY_SECRET, webhook_secret=GENERIC_SECRET, admin_api_key="admin-key-for-e2e-tests",
-            email_from="shop@example.com", shop_name="E2E Shop", shop_address="1 Test Street, Springfield",
-            time_scale=7200, holdout_percent=0, task_queue=f"e2e-{uuid.uuid4().hex[:8]}",
+            data_dir=tmp_path,
+            database_url=f"sqlite:///{tmp_path / 'app.db'}",
+            api_port=free_port(),
+            shopify_webhook_secret=SHOPIFY_SECRET,
+            webhook_secret=GENERIC_SECRET,
+            admin_api_key="admin-key-for-e2e-tests",
+            email_from="shop@example.com",
+            shop_name="E2E Shop",
+            shop_address="1 Test Street, Springfield",
+            time_scale=7200,
+            holdout_percent=0,
+            task_queue=f"e2e-{uuid.uuid4().hex[:8]}",
             # journeys here assert the rule prior's documented choices; exploration would vary them
             policy="rules",
         )

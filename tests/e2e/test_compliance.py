@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlmodel import Session, SQLModel, select
 
-from tests.e2e.sinks import eventually
+from tests.utils.e2e.sinks import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,10 @@ PHONE = "+12015550177"
 
 def sms_cart(cart_id: str, customer: str, phone: str = PHONE) -> dict:
     return {
-        "type": "cart", "cart_id": cart_id, "total_value": "180.00", "stage": "payment",
+        "type": "cart",
+        "cart_id": cart_id,
+        "total_value": "180.00",
+        "stage": "payment",
         "items": [{"title": "Espresso grinder", "quantity": 1, "price": "180.00"}],
         "recovery_url": f"https://shop.example.com/r/{cart_id}",
         "contact": {"customer_id": customer, "phone": phone, "email": f"{customer}@example.com", "first_name": "Grace"},
@@ -30,7 +33,8 @@ async def test_stop_reply_revokes_sms_before_the_next_send(service):
     assert (await service.generic(sms_cart("stop-1", "stopper"))).status_code == 200
     await eventually(lambda: service.sink.on("/sms"), timeout=60)
     reply = await service.generic({"type": "sms_reply", "phone": "(201) 555-0177", "text": " Stop! "})
-    assert reply.status_code == 200 and reply.json()["detail"] == "SMS consent revoked"
+    assert reply.status_code == 200
+    assert reply.json()["detail"] == "SMS consent revoked"
 
     # the same shopper abandons another cart (no new consent given): no SMS for it
     second = sms_cart("stop-2", "stopper")
@@ -42,14 +46,16 @@ async def test_stop_reply_revokes_sms_before_the_next_send(service):
             break
         await asyncio.sleep(0.2)
     decision = journey["decisions"][0]
-    assert decision["stop"] and decision["blocked"]["sms"] == "no explicit SMS consent"
+    assert decision["stop"]
+    assert decision["blocked"]["sms"] == "no explicit SMS consent"
     await asyncio.sleep(2)
     assert [p["to"] for _, _, p in service.sink.on("/sms")] == [PHONE]  # only the one before STOP
 
 
 async def test_reply_without_keyword_changes_nothing(service):
     response = await service.generic({"type": "sms_reply", "phone": PHONE, "text": "please stop by tomorrow"})
-    assert response.status_code == 200 and "ignored" in response.json()["detail"]
+    assert response.status_code == 200
+    assert "ignored" in response.json()["detail"]
 
 
 @pytest.mark.service_settings(channels=("email",))
@@ -62,10 +68,12 @@ async def test_erasure_stops_the_journey_and_leaves_no_personal_data(service):
 
     exported = await service.http.get(f"/v1/customers/{customer_id}/export", headers=service.admin)
     assert exported.status_code == 200
-    assert exported.json()["contacts"] and "eraseme@example.com" in json.dumps(exported.json())
+    assert exported.json()["contacts"]
+    assert "eraseme@example.com" in json.dumps(exported.json())
 
     erased = await service.http.delete(f"/v1/customers/{customer_id}", headers=service.admin)
-    assert erased.status_code == 200 and erased.json()["journeys_stopped"] == 1
+    assert erased.status_code == 200
+    assert erased.json()["journeys_stopped"] == 1
     wid = f"recovery/{service.generic_shop}/{journey['key']}"
     result = await service.temporal.get_workflow_handle(wid).result()
     assert (result["status"], result["reason"]) == ("cancelled", "erased")
@@ -73,7 +81,10 @@ async def test_erasure_stops_the_journey_and_leaves_no_personal_data(service):
     needles = ["eraseme", "Grace", "2015550177", "erase-1", "Espresso grinder", "shop.example.com/r/"]
     with Session(service.engine) as session:
         dump = json.dumps(
-            [[list(map(str, row)) for row in session.connection().execute(select(table)).all()] for table in SQLModel.metadata.sorted_tables]
+            [
+                [list(map(str, row)) for row in session.connection().execute(select(table)).all()]
+                for table in SQLModel.metadata.sorted_tables
+            ]
         )
     assert [n for n in needles if n in dump] == []
     history = json.dumps((await service.temporal.get_workflow_handle(wid).fetch_history()).to_json_dict())

@@ -31,13 +31,13 @@ import uvicorn
 from sqlmodel import Session, select
 
 from services.api.app import create_app
-from services.ingest.journeys import workflow_id
 from services.core.settings import Settings
 from services.core.signing import sign_generic
+from services.ingest.journeys import workflow_id
 from services.store.db import make_engine
 from services.store.tables import Cart, Message
-from tests.e2e.crash_harness import KillingHttpSink, KillingSmtpSink, WorkerPool, morning_zone, timeline_summary
-from tests.e2e.sinks import free_port
+from tests.utils.e2e.crash_harness import KillingHttpSink, KillingSmtpSink, WorkerPool, morning_zone, timeline_summary
+from tests.utils.e2e.sinks import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -69,8 +69,23 @@ def header(headers, name: str) -> str | None:
 
 
 class CrashRig:
-    def __init__(self, settings: Settings, engine, http: httpx.AsyncClient, pool: WorkerPool, smtp: KillingSmtpSink, sink: KillingHttpSink):
-        self.settings, self.engine, self.http, self.pool, self.smtp, self.sink = settings, engine, http, pool, smtp, sink
+    def __init__(
+        self,
+        settings: Settings,
+        engine,
+        http: httpx.AsyncClient,
+        pool: WorkerPool,
+        smtp: KillingSmtpSink,
+        sink: KillingHttpSink,
+    ):
+        self.settings, self.engine, self.http, self.pool, self.smtp, self.sink = (
+            settings,
+            engine,
+            http,
+            pool,
+            smtp,
+            sink,
+        )
         self.shop = f"crash-{uuid.uuid4().hex[:8]}"
 
     async def generic(self, event: dict) -> httpx.Response:
@@ -93,14 +108,23 @@ class CrashRig:
 async def crash_rig(dev_env, tmp_path):
     with KillingSmtpSink() as smtp, KillingHttpSink() as sink:
         values = dict(
-            data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'app.db'}", api_port=free_port(),
+            data_dir=tmp_path,
+            database_url=f"sqlite:///{tmp_path / 'app.db'}",
+            api_port=free_port(),
             temporal_address=dev_env.client.service_client.config.target_host,
-            task_queue=f"crash-{uuid.uuid4().hex[:8]}", webhook_secret=SECRET, secret_key="crash-test-signing-key",
+            task_queue=f"crash-{uuid.uuid4().hex[:8]}",
+            webhook_secret=SECRET,
+            secret_key="crash-test-signing-key",
             admin_api_key="admin-key-for-crash-tests",
             email_url=f"mailto://127.0.0.1:{smtp.port}?to={{to}}&from=shop%40example.com&mode=insecure",
-            sms_url=sink.url("sms?:to={to}"), email_from="shop@example.com", shop_name="Crash Shop",
+            sms_url=sink.url("sms?:to={to}"),
+            email_from="shop@example.com",
+            shop_name="Crash Shop",
             shop_address="1 Test Street, Springfield",
-            time_scale=TIME_SCALE, abandon_after_minutes=10, max_touches=1, attribution_window_hours=120,
+            time_scale=TIME_SCALE,
+            abandon_after_minutes=10,
+            max_touches=1,
+            attribution_window_hours=120,
             holdout_percent=0,
             # the rule prior's timing (touch 1 within the hour): exploration may pick a 48 h delay
             policy="rules",
@@ -150,16 +174,26 @@ async def killer(pool: WorkerPool, until: float, rng: random.Random) -> None:
 
 def email_cart(i: int, zone: str) -> dict:
     return {
-        "type": "cart", "cart_id": f"mail-{i}", "currency": "USD", "total_value": "60.00", "stage": "payment",
-        "items": [{"title": f"Teapot {i}", "quantity": 1, "price": "60.00"}], "recovery_url": f"https://shop.example.com/r/m{i}",
+        "type": "cart",
+        "cart_id": f"mail-{i}",
+        "currency": "USD",
+        "total_value": "60.00",
+        "stage": "payment",
+        "items": [{"title": f"Teapot {i}", "quantity": 1, "price": "60.00"}],
+        "recovery_url": f"https://shop.example.com/r/m{i}",
         "contact": {"customer_id": f"cm{i}", "email": f"shopper{i}@example.com", "timezone": zone},
     }
 
 
 def sms_cart(i: int, zone: str) -> dict:
     return {
-        "type": "cart", "cart_id": f"sms-{i}", "currency": "USD", "total_value": "60.00", "stage": "payment",
-        "items": [{"title": f"Kettle {i}", "quantity": 1, "price": "60.00"}], "recovery_url": f"https://shop.example.com/r/s{i}",
+        "type": "cart",
+        "cart_id": f"sms-{i}",
+        "currency": "USD",
+        "total_value": "60.00",
+        "stage": "payment",
+        "items": [{"title": f"Kettle {i}", "quantity": 1, "price": "60.00"}],
+        "recovery_url": f"https://shop.example.com/r/s{i}",
         "contact": {"customer_id": f"cs{i}", "phone": f"+1 201 555 {i:04d}", "timezone": zone},
         "consents": [{"channel": "sms", "state": "granted", "source": "checkout"}],
     }
@@ -175,7 +209,8 @@ async def test_sigkilled_workers_lose_no_touch_and_every_duplicate_is_explained(
     try:
         for event in events:
             response = await rig.generic(event)
-            assert response.status_code == 200 and response.json()["status"] == "accepted", response.text
+            assert response.status_code == 200, response.text
+            assert response.json()["status"] == "accepted", response.text
             await asyncio.sleep(INGEST_SECONDS / len(events))
         await kill_task
     finally:
@@ -192,7 +227,9 @@ async def test_sigkilled_workers_lose_no_touch_and_every_duplicate_is_explained(
 
     def rows() -> list[Message]:
         with Session(rig.engine) as session:
-            return list(session.exec(select(Message).join(Cart, Cart.id == Message.cart_id).where(Cart.shop == rig.shop)))
+            return list(
+                session.exec(select(Message).join(Cart, Cart.id == Message.cart_id).where(Cart.shop == rig.shop))
+            )
 
     def settled() -> bool:
         if not set(expected) <= set(rig.deliveries()):
@@ -229,14 +266,18 @@ async def test_sigkilled_workers_lose_no_touch_and_every_duplicate_is_explained(
     )
 
     if lost:
-        rows_of_lost = {m.cart_id: (m.status, m.attempts, m.provider_result) for m in messages if (m.cart_id, m.touch) in set(lost)}
+        rows_of_lost = {
+            m.cart_id: (m.status, m.attempts, m.provider_result) for m in messages if (m.cart_id, m.touch) in set(lost)
+        }
         pytest.fail(
             f"{len(lost)} touches never delivered, e.g. {lost[:5]}; their message rows: {list(rows_of_lost.items())[:5]}\n"
             f"{rig.pool.log_tail()}"
         )
     assert not unexpected, f"deliveries no journey planned: {unexpected[:5]}"
-    assert len(messages) == len(expected) and all(m.status == "sent" for m in messages), Counter(m.status for m in messages)
-    assert rig.pool.kills >= 15 and rig.pool.kills_on_delivery >= 1, "the killer did not get to work"
+    assert len(messages) == len(expected), Counter(m.status for m in messages)
+    assert all(m.status == "sent" for m in messages), Counter(m.status for m in messages)
+    assert rig.pool.kills >= 15, "the killer did not get to work"
+    assert rig.pool.kills_on_delivery >= 1, "the killer did not get to work"
     assert any(m.attempts > 1 for m in messages), "no kill landed inside a send"
     # Every duplicate is explained by an interrupted provider call the product recorded, touch by
     # touch: a touch whose provider call was never interrupted was delivered exactly once.

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from services.core.clock import load_clock
 from services.messaging.unsubscribe import make_token
-from tests.e2e.crash_harness import morning_zone
+from services.store.service_clock import load_clock
+from tests.utils.e2e.crash_harness import morning_zone
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +29,15 @@ RACE_SETTINGS = dict(time_scale=900, abandon_after_minutes=30, max_touches=1, at
 
 def cart_event(cart_id: str, contact: dict, **extra) -> dict:
     return {
-        "type": "cart", "cart_id": cart_id, "currency": "USD", "total_value": "80.00", "stage": "checkout",
+        "type": "cart",
+        "cart_id": cart_id,
+        "currency": "USD",
+        "total_value": "80.00",
+        "stage": "checkout",
         "items": [{"title": "Reading lamp", "quantity": 1, "price": "80.00"}],
-        "recovery_url": f"https://shop.example.com/r/{cart_id}", "contact": {"timezone": morning_zone(), **contact}, **extra,
+        "recovery_url": f"https://shop.example.com/r/{cart_id}",
+        "contact": {"timezone": morning_zone(), **contact},
+        **extra,
     }
 
 
@@ -43,7 +49,8 @@ async def start_pair(service, race: dict, control: dict) -> dict:
     """Start the race cart and its control; return the race cart's journey once touch 1 is planned."""
     for event in (race, control):
         response = await service.generic(event)
-        assert response.status_code == 200 and response.json()["status"] == "accepted", response.text
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "accepted", response.text
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -57,10 +64,11 @@ async def start_pair(service, race: dict, control: dict) -> dict:
 def planned_real_time(service, journey: dict) -> float:
     """Real (wall-clock) time of touch 1's planned send."""
     decision = journey["decisions"][0]
-    assert not decision["stop"] and decision["channel"], decision
+    assert not decision["stop"], decision
+    assert decision["channel"], decision
     send_at = datetime.fromisoformat(decision["send_at"])
     if send_at.tzinfo is None:  # stored in UTC
-        send_at = send_at.replace(tzinfo=timezone.utc)
+        send_at = send_at.replace(tzinfo=UTC)
     clock = load_clock(service.engine, service.settings.time_scale)
     return clock.to_real(send_at.timestamp())
 
@@ -91,15 +99,20 @@ async def test_an_order_one_second_before_the_send_stops_it(service):
     async def order():
         event = {"type": "order", "order_id": f"order-{tag}", "cart_id": race["cart_id"], "total_value": "80.00"}
         response = await service.generic(event)
-        assert response.status_code == 200 and response.json()["detail"] == "order matched to an open cart", response.text
+        assert response.status_code == 200, response.text
+        assert response.json()["detail"] == "order matched to an open cart", response.text
 
     lead = await one_second_before(planned, order)
     await quiet_until(planned)
-    assert service.smtp.to(control["contact"]["email"]), "the control cart's e-mail did not go out: the race proves nothing"
+    assert service.smtp.to(control["contact"]["email"]), (
+        "the control cart's e-mail did not go out: the race proves nothing"
+    )
     assert service.smtp.to(race["contact"]["email"]) == [], "the e-mail went out although the order came first"
 
     outcome = (await eventually_outcome(service, race["cart_id"]))["outcome"]
-    assert outcome["status"] == "recovered" and outcome["attributed_touch"] is None and outcome["touches_sent"] == 0, outcome
+    assert outcome["status"] == "recovered", outcome
+    assert outcome["attributed_touch"] is None, outcome
+    assert outcome["touches_sent"] == 0, outcome
     assert [t for t in (await service.cart(race["cart_id"], generic=True))["touches"] if t["status"] == "sent"] == []
     print(f"\nrace order: event {lead:.2f}s before the planned send; no e-mail; outcome {outcome['status']}")
 
@@ -115,19 +128,29 @@ async def test_an_unsubscribe_one_second_before_the_send_stops_it(service):
 
     async def unsubscribe():
         response = await service.http.post(f"/unsubscribe/{token}")
-        assert response.status_code == 200 and "unsubscribed" in response.text, response.text
+        assert response.status_code == 200, response.text
+        assert "unsubscribed" in response.text, response.text
 
     lead = await one_second_before(planned, unsubscribe)
     await quiet_until(planned)
-    assert service.smtp.to(control["contact"]["email"]), "the control cart's e-mail did not go out: the race proves nothing"
-    assert service.smtp.to(race["contact"]["email"]) == [], "the e-mail went out although the shopper unsubscribed first"
+    assert service.smtp.to(control["contact"]["email"]), (
+        "the control cart's e-mail did not go out: the race proves nothing"
+    )
+    assert service.smtp.to(race["contact"]["email"]) == [], (
+        "the e-mail went out although the shopper unsubscribed first"
+    )
 
     after = await eventually_outcome(service, race["cart_id"])
     assert [t for t in after["touches"] if t["status"] == "sent"] == []
-    assert after["outcome"]["status"] == "not_recovered" and after["outcome"]["touches_sent"] == 0, after["outcome"]
+    assert after["outcome"]["status"] == "not_recovered", after["outcome"]
+    assert after["outcome"]["touches_sent"] == 0, after["outcome"]
     replanned = after["decisions"][-1]
-    assert len(after["decisions"]) >= 2 and replanned["stop"] and replanned["blocked"].get("email") == "unsubscribed", replanned
-    print(f"\nrace unsubscribe: event {lead:.2f}s before the planned send; no e-mail; re-planned: {replanned['stop_reason']}")
+    assert len(after["decisions"]) >= 2, replanned
+    assert replanned["stop"], replanned
+    assert replanned["blocked"].get("email") == "unsubscribed", replanned
+    print(
+        f"\nrace unsubscribe: event {lead:.2f}s before the planned send; no e-mail; re-planned: {replanned['stop_reason']}"
+    )
 
 
 @pytest.mark.service_settings(channels=("sms",), **RACE_SETTINGS)
@@ -142,8 +165,11 @@ async def test_sms_consent_revoked_one_second_before_the_send_stops_it(service):
     planned = planned_real_time(service, journey)
 
     async def revoke():
-        response = await service.generic({"type": "consent", "contact": race_contact, "consents": sms_consent("revoked")})
-        assert response.status_code == 200 and response.json()["detail"] == "1 consent change(s)", response.text
+        response = await service.generic(
+            {"type": "consent", "contact": race_contact, "consents": sms_consent("revoked")}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["detail"] == "1 consent change(s)", response.text
 
     lead = await one_second_before(planned, revoke)
     await quiet_until(planned)
@@ -154,8 +180,12 @@ async def test_sms_consent_revoked_one_second_before_the_send_stops_it(service):
     after = await eventually_outcome(service, race["cart_id"])
     assert [t for t in after["touches"] if t["status"] == "sent"] == []
     replanned = after["decisions"][-1]
-    assert len(after["decisions"]) >= 2 and replanned["stop"] and "sms" in replanned["blocked"], replanned
-    print(f"\nrace SMS consent: event {lead:.2f}s before the planned send; no SMS; re-planned: {replanned['stop_reason']}")
+    assert len(after["decisions"]) >= 2, replanned
+    assert replanned["stop"], replanned
+    assert "sms" in replanned["blocked"], replanned
+    print(
+        f"\nrace SMS consent: event {lead:.2f}s before the planned send; no SMS; re-planned: {replanned['stop_reason']}"
+    )
 
 
 async def eventually_outcome(service, cart_id: str, timeout: float = 30) -> dict:

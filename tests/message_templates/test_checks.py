@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from channel_models.vocabulary import CHANNELS, REASONS
 from message_templates import TemplateRenderer
-from message_templates.checks import REASONS, check_sources, worst_case_samples
-from message_templates.renderer import CHANNELS
+from message_templates.checks import check_sources, worst_case_samples
 from services.messaging.templates_store import packaged_sources
 
 
@@ -26,14 +26,16 @@ def test_the_other_template_is_checked_for_every_reason_it_stands_in_for():
     assert {s.reason for s in worst_case_samples("price")} == {"price"}
     samples = list(worst_case_samples("price"))
     assert {s.incentive for s in samples} == {None, "free_shipping", "discount"}
-    assert {s.returning for s in samples} == {False, True} and None in {s.first_name for s in samples}
+    assert {s.returning for s in samples} == {False, True}
+    assert None in {s.first_name for s in samples}
 
 
 def test_other_template_that_only_works_for_its_own_reason_is_rejected(renderer):
     # Fine while reason is "other", broken for the reasons it also serves.
     source = "{% if reason == 'other' %}{{ shop.name }}{% else %}{{ shop.missing }}{% endif %} {{ sms_opt_out }}"
     [problem] = check_sources(renderer, "sms", "other", {"sms/other.txt": source})
-    assert "missing" in problem.message and "reason shipping_cost" in problem.message
+    assert "missing" in problem.message
+    assert "reason shipping_cost" in problem.message
 
 
 def test_tighter_segment_budget_rejects_the_longest_default(renderer):

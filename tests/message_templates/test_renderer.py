@@ -41,14 +41,21 @@ def test_every_channel_and_reason_renders(renderer, channel, reason, incentive, 
         for part in texts(message):
             assert "None" not in part  # a missing name or support URL never prints as "None"
         if channel == "email":
-            assert message.subject and message.html and message.text and message.payload is None
+            assert message.subject
+            assert message.html
+            assert message.text
+            assert message.payload is None
         elif channel == "sms":
             assert message.text.endswith(context["sms_opt_out"])
-            assert "Acme Outfitters" in message.text and message.subject is None
+            assert "Acme Outfitters" in message.text
+            assert message.subject is None
         elif channel == "push":
-            assert message.subject and message.text and message.html is None
+            assert message.subject
+            assert message.text
+            assert message.html is None
         else:
-            assert message.payload["reason"] == reason and message.text is None
+            assert message.payload["reason"] == reason
+            assert message.text is None
 
 
 @pytest.mark.parametrize("channel", ["email", "sms", "push"])
@@ -60,7 +67,8 @@ def test_incentive_appears_only_when_granted(renderer, channel, reason):
         plain = renderer.render(channel, reason, sample_context(reason, None))
         for part in texts(plain):
             assert code not in part
-            assert "% off" not in part and "code" not in part.lower()
+            assert "% off" not in part
+            assert "code" not in part.lower()
 
 
 def all_contain(message: RenderedMessage, needle: str, channel: str) -> bool:
@@ -71,15 +79,19 @@ def all_contain(message: RenderedMessage, needle: str, channel: str) -> bool:
 
 def test_discount_shows_percent_and_free_shipping_says_free(renderer):
     price = renderer.render("email", "price", sample_context("price", "discount"))
-    assert "10% off" in price.text and "10% off" in price.html and "10% off" in price.subject
+    assert "10% off" in price.text
+    assert "10% off" in price.html
+    assert "10% off" in price.subject
     shipping = renderer.render("email", "shipping_cost", sample_context("shipping_cost", "free_shipping"))
-    assert "free" in shipping.text.lower() and "Free shipping" in shipping.subject
+    assert "free" in shipping.text.lower()
+    assert "Free shipping" in shipping.subject
 
 
 def test_shipping_reason_without_incentive_explains_shipping_honestly(renderer):
     message = renderer.render("email", "shipping_cost", sample_context("shipping_cost"))
     assert "Shipping depends on your address" in message.text
-    assert "option" in message.text and "before you pay" in message.text
+    assert "option" in message.text
+    assert "before you pay" in message.text
     assert "free" not in message.text.lower()
 
 
@@ -91,7 +103,8 @@ def test_technical_email_links_support_or_falls_back_to_recovery_url(renderer):
 
     context["shop"]["support_url"] = None
     message = renderer.render("email", "technical", context)
-    assert "None" not in message.html and "None" not in message.text
+    assert "None" not in message.html
+    assert "None" not in message.text
     assert message.text.count(context["cart"]["recovery_url"]) >= 2
 
 
@@ -103,7 +116,8 @@ def test_email_lists_items_total_and_recovery_link(renderer):
     assert url in message.text
     for item in context["cart"]["items"]:
         for part in (message.html, message.text):
-            assert item["title"] in part and item["line_total"] in part
+            assert item["title"] in part
+            assert item["line_total"] in part
             if item["variant_title"]:
                 assert item["variant_title"] in part
         assert f"Qty {item['quantity']}" in message.html
@@ -121,7 +135,8 @@ def test_sms_includes_shop_name_and_recovery_url(renderer):
 
 def test_greeting_uses_first_name_and_touch_varies_copy(renderer):
     first = renderer.render("email", "other", sample_context("other", first_name="Grace"))
-    assert first.text.startswith("Hi Grace,") and "Grace" in first.html
+    assert first.text.startswith("Hi Grace,")
+    assert "Grace" in first.html
     anonymous = renderer.render("email", "other", sample_context("other", first_name=None))
     assert anonymous.text.startswith("Hi there,")
     later = renderer.render("email", "other", sample_context("other", touch=2))
@@ -148,7 +163,8 @@ def test_retargeting_payload_has_no_raw_contact_data(renderer):
     context = sample_context("price", "discount")
     payload = renderer.render("retargeting", "price", context).payload
     assert payload["event"] == "cart_abandoned"
-    assert payload["currency"] == "USD" and payload["item_count"] == context["cart"]["item_count"]
+    assert payload["currency"] == "USD"
+    assert payload["item_count"] == context["cart"]["item_count"]
     assert payload["audience"] == context["audience"]
     assert "COMEBACK10" not in repr(payload)  # the code is for the customer, not the ad platform
 
@@ -180,7 +196,8 @@ def test_template_syntax_in_first_name_stays_literal(renderer, channel):
 def test_header_injection_in_name_is_flattened_in_subject(renderer):
     context = sample_context("other", first_name="Ada\r\nBcc: victim@example.com")
     subject = renderer.render("email", "other", context).subject
-    assert "\n" not in subject and "\r" not in subject
+    assert "\n" not in subject
+    assert "\r" not in subject
 
 
 # --- editor-supplied sources ---------------------------------------------------------------------

@@ -9,7 +9,6 @@ from message_templates.validation import (
     validate_sms,
 )
 
-
 # --- SMS segment math -----------------------------------------------------------------------------
 
 
@@ -111,7 +110,7 @@ def test_email_accepts_html_escaped_unsubscribe_url():
     context = sample_context()
     context["unsubscribe_url"] = "https://shop.example/u?c=1&t=2"
     html = f'<p>{context["shop"]["address"]}</p><a href="https://shop.example/u?c=1&amp;t=2">x</a>'
-    text = f'{context["shop"]["address"]} {context["unsubscribe_url"]}'
+    text = f"{context['shop']['address']} {context['unsubscribe_url']}"
     validate_email("Subject", html, text, context)
 
 

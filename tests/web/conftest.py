@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -15,14 +14,18 @@ from playwright.async_api import async_playwright
 from services.api.app import create_app
 from services.core.settings import Settings
 from services.store.db import make_engine
-from tests.e2e.sinks import free_port
+from tests.utils.browser import ADMIN_KEY
+from tests.utils.e2e.sinks import free_port
 
-ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
-ADMIN_KEY = "admin-key-for-browser-tests"
 
 
 def chromium_path() -> str:
@@ -30,7 +33,9 @@ def chromium_path() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise RuntimeError("Chromium not found: run the suite with `bash scripts/test.sh`, which installs Debian's chromium")
+    raise RuntimeError(
+        "Chromium not found: run the suite with `bash scripts/test.sh`, which installs Debian's chromium"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +58,16 @@ async def page(browser):
 async def web(dev_env, tmp_path):
     """The app on a loopback port; yields (base URL, settings, engine)."""
     settings = Settings(
-        _env_file=None, data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'app.db'}", api_port=free_port(),
-        webhook_secret="web-secret", admin_api_key=ADMIN_KEY, task_queue=f"web-{uuid.uuid4().hex[:8]}",
-        email_url="mailto://127.0.0.1:9?to={to}", email_from="shop@example.com", shop_address="1 Test Street",
+        _env_file=None,
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'app.db'}",
+        api_port=free_port(),
+        webhook_secret="web-secret",
+        admin_api_key=ADMIN_KEY,
+        task_queue=f"web-{uuid.uuid4().hex[:8]}",
+        email_url="mailto://127.0.0.1:9?to={to}",
+        email_from="shop@example.com",
+        shop_address="1 Test Street",
     )
     engine = make_engine(settings.database_url)
     app = create_app(settings, engine=engine, client=dev_env.client)
@@ -67,10 +79,3 @@ async def web(dev_env, tmp_path):
     server.should_exit = True
     await serving
     engine.dispose()
-
-
-async def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=True)
-    return path

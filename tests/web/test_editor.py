@@ -3,30 +3,11 @@ save an invalid template and see its line, save a valid one, roll back; a viewer
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests.web.conftest import ADMIN_KEY, screenshot
+from tests.utils.browser import create_key, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
-
-
-async def create_key(base: str, role: str) -> str:
-    async with httpx.AsyncClient(base_url=base) as client:
-        response = await client.post(
-            "/v1/keys", json={"name": f"{role} in the browser test", "role": role},
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        )
-        assert response.status_code == 201, response.text
-        return response.json()["key"]
-
-
-async def sign_in(page, base: str, key: str, target: str) -> None:
-    await page.goto(f"{base}{target}")
-    assert "/login" in page.url  # not signed in: sent to the sign-in form
-    await page.fill("#api_key", key)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}{target}*")
 
 
 async def renders(page) -> int:
@@ -58,7 +39,8 @@ async def test_editor_edits_previews_validates_saves_and_rolls_back(web, page):
     problem = page.locator("#errors li.problem").first
     assert await problem.get_attribute("data-line") == "2"
     await screenshot(page, "editor-invalid-template")
-    assert await page.locator("#saved").count() == 0 and await page.locator("#version-2").count() == 0
+    assert await page.locator("#saved").count() == 0
+    assert await page.locator("#version-2").count() == 0
 
     # a valid one is saved and becomes active
     await page.locator("textarea[data-file='sms/price.txt']").fill(

@@ -11,7 +11,8 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from workflows.cart_recovery import CartRecoveryWorkflow, in_holdout
+from channel_models.holdout import in_holdout
+from workflows.cart_recovery import CartRecoveryWorkflow
 from workflows.types import (
     AbandonmentRecord,
     CartUpdated,
@@ -52,7 +53,9 @@ class Script:
                 return TouchPlan(decision_id=len(self.plans), stop=True, stop_reason="nothing allowed")
             self.decisions[len(self.plans)] = choices[0]
             return TouchPlan(
-                decision_id=len(self.plans), stop=False, channel=choices[0],
+                decision_id=len(self.plans),
+                stop=False,
+                channel=choices[0],
                 send_at=max(req.now, req.abandoned_at + self.delays[req.touch - 1]),
             )
 
@@ -77,15 +80,24 @@ class Script:
 
 def journey_input(holdout: float = NOT_HOLDOUT, max_touches: int = 3, scale: float = 1.0) -> RecoveryInput:
     return RecoveryInput(
-        shop="s", cart_key=uuid.uuid4().hex, clock=ClockSpec(0, 0, scale), abandon_after_s=1800,
-        max_touches=max_touches, attribution_window_s=120 * HOUR, holdout_percent=holdout,
+        shop="s",
+        cart_key=uuid.uuid4().hex,
+        clock=ClockSpec(0, 0, scale),
+        abandon_after_s=1800,
+        max_touches=max_touches,
+        attribution_window_s=120 * HOUR,
+        holdout_percent=holdout,
     )
 
 
 async def start(env, task_queue, inp):
     return await env.client.start_workflow(
-        CartRecoveryWorkflow.run, inp, id=f"recovery/s/{inp.cart_key}", task_queue=task_queue,
-        start_signal="cart_updated", start_signal_args=[CartUpdated(1)],
+        CartRecoveryWorkflow.run,
+        inp,
+        id=f"recovery/s/{inp.cart_key}",
+        task_queue=task_queue,
+        start_signal=CartRecoveryWorkflow.cart_updated.__name__,
+        start_signal_args=[CartUpdated(1)],
     )
 
 
@@ -98,14 +110,16 @@ async def test_three_touches_then_not_recovered(time_skipping_env, task_queue):
     async with worker(time_skipping_env, task_queue, script):
         inp = journey_input()
         result = await (await start(time_skipping_env, task_queue, inp)).result()
-    assert result.status == "not_recovered" and result.touches_sent == 3
+    assert result.status == "not_recovered"
+    assert result.touches_sent == 3
     assert [s.touch for s in script.sends] == [1, 2, 3]
     assert [s.idempotency_key for s in script.sends] == [f"recovery/s/{inp.cart_key}/{k}" for k in (1, 2, 3)]
     abandoned = script.abandonments[0].at
     # sends happen at the planned service times, in order
     assert [round(s.now - abandoned) for s in script.sends] == [3600, 86400, 259200]
     outcome = script.outcomes[0]
-    assert outcome.status == "not_recovered" and outcome.touches_sent == 3
+    assert outcome.status == "not_recovered"
+    assert outcome.touches_sent == 3
     assert round(outcome.at - abandoned) == 120 * 3600  # waited out the attribution window
 
 
@@ -117,8 +131,11 @@ async def test_order_before_abandonment_is_completed_not_recovered(time_skipping
         await handle.signal(CartRecoveryWorkflow.order_placed, OrderPlaced(7))
         result = await handle.result()
     assert result.status == "completed"
-    assert script.abandonments == [] and script.plans == [] and script.sends == []
-    assert script.outcomes[0].order_key == 7 and script.outcomes[0].abandoned_at is None
+    assert script.abandonments == []
+    assert script.plans == []
+    assert script.sends == []
+    assert script.outcomes[0].order_key == 7
+    assert script.outcomes[0].abandoned_at is None
 
 
 async def test_cart_updates_restart_the_idle_timer(time_skipping_env, task_queue):
@@ -142,7 +159,8 @@ async def test_order_after_second_touch_is_recovered_and_attributed(time_skippin
         await time_skipping_env.sleep(1800 + 30 * HOUR)  # after touch 2 (24 h), before touch 3 (72 h)
         await handle.signal(CartRecoveryWorkflow.order_placed, OrderPlaced(42))
         result = await handle.result()
-    assert result.status == "recovered" and result.attributed_touch == 2
+    assert result.status == "recovered"
+    assert result.attributed_touch == 2
     assert [s.touch for s in script.sends] == [1, 2]  # the order stopped touch 3
     assert script.outcomes[0].order_key == 42
 
@@ -153,8 +171,10 @@ async def test_holdout_gets_no_message(time_skipping_env, task_queue):
         inp = journey_input(holdout=100.0)
         result = await (await start(time_skipping_env, task_queue, inp)).result()
     assert result.status == "not_recovered"
-    assert script.plans == [] and script.sends == []
-    assert script.abandonments[0].holdout is True and script.outcomes[0].holdout is True
+    assert script.plans == []
+    assert script.sends == []
+    assert script.abandonments[0].holdout is True
+    assert script.outcomes[0].holdout is True
 
 
 async def test_permanent_failure_falls_back_to_next_channel(time_skipping_env, task_queue):
@@ -184,7 +204,8 @@ async def test_erase_cancels_the_journey_before_any_send(time_skipping_env, task
         await time_skipping_env.sleep(1800 + 600)
         await handle.signal(CartRecoveryWorkflow.erase)
         result = await handle.result()
-    assert result.status == "cancelled" and result.reason == "erased"
+    assert result.status == "cancelled"
+    assert result.reason == "erased"
     assert script.sends == []
 
 
@@ -219,7 +240,9 @@ async def test_activity_failure_surfaces(time_skipping_env, task_queue):
         raise ApplicationError("cart vanished", non_retryable=True)
 
     acts = [a for a in script.activities() if a.__name__ != "plan_touch"] + [broken]
-    async with Worker(time_skipping_env.client, task_queue=task_queue, workflows=[CartRecoveryWorkflow], activities=acts):
+    async with Worker(
+        time_skipping_env.client, task_queue=task_queue, workflows=[CartRecoveryWorkflow], activities=acts
+    ):
         handle = await start(time_skipping_env, task_queue, journey_input())
         with pytest.raises(WorkflowFailureError):
             await handle.result()

@@ -12,6 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from services.api.sessions import csrf_token
+
 PAGES_DIR = Path(__file__).resolve().parent / "html"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -29,7 +31,6 @@ def render_page(request: Request, name: str, status_code: int = 200, **context) 
 
     Every form that changes state must carry `<input type="hidden" name="csrf_token" value="{{ csrf_token }}">`.
     """
-    from services.api.auth import csrf_token  # auth imports nothing from here; import late to keep it so
 
     context.setdefault("principal", getattr(request.state, "principal", None))
     context.setdefault("csrf_token", csrf_token(request))

@@ -10,7 +10,7 @@ Stable element ids for browser tests: #report-form, #headline, #chart-rate, #cha
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -20,10 +20,10 @@ from markupsafe import Markup
 from pydantic_core import to_jsonable_python
 from sqlmodel import Session
 
-from services.api.auth import Principal, require_page_role
-from services.api.deps import EngineDep, SettingsDep
+from services.api.auth import Principal
+from services.api.deps import EngineDep, SettingsDep, load_report
 from services.api.pages import render_page
-from services.api.routes.reports import load_report
+from services.api.pages.access import require_page_role
 from services.model_ops.overview import models_overview
 from services.reports.headline import headline_rows
 from services.reports.scope import ReportScope
@@ -47,8 +47,8 @@ def scope_from_form(shop: str, since: str, to: str) -> ReportScope:
     first, last = _day(since, "from"), _day(to, "to")
     if first and last and first > last:
         raise ValueError("'from' must not be after 'to'")
-    start = datetime.combine(first, time(), timezone.utc) if first else None
-    end = datetime.combine(last + timedelta(days=1), time(), timezone.utc) if last else None
+    start = datetime.combine(first, time(), UTC) if first else None
+    end = datetime.combine(last + timedelta(days=1), time(), UTC) if last else None
     return ReportScope(shop.strip() or None, start, end)
 
 

@@ -11,20 +11,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from services.api.auth import (
+from services.api.auth import principal_for_key, principal_for_session
+from services.api.deps import EngineDep, SettingsDep
+from services.api.pages import render_page
+from services.api.pages.access import safe_next
+from services.api.sessions import (
     LOGIN_COOKIE,
     bootstrap_fingerprint,
     clear_session_cookie,
     login_csrf_token,
-    principal_for_key,
-    principal_for_session,
-    safe_next,
     session_token,
     set_session_cookie,
     verify_csrf,
 )
-from services.api.deps import EngineDep, SettingsDep
-from services.api.pages import render_page
 from services.store.api_keys import end_session, start_session
 
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
@@ -32,15 +31,27 @@ router = APIRouter(tags=["sign-in"], include_in_schema=False)
 LOGIN_FORM_SECONDS = 3600
 
 
-def _login_form(request: Request, settings, next_path: str, error: str | None = None, status_code: int = 200) -> Response:
+def _login_form(
+    request: Request, settings, next_path: str, error: str | None = None, status_code: int = 200
+) -> Response:
     """The sign-in form with a fresh double-submit nonce (cookie) and its HMAC (form field)."""
     nonce = secrets.token_urlsafe(24)
     response = render_page(
-        request, "login.html", status_code=status_code, principal=None,
-        csrf_token=login_csrf_token(settings, nonce), next=next_path, error=error,
+        request,
+        "login.html",
+        status_code=status_code,
+        principal=None,
+        csrf_token=login_csrf_token(settings, nonce),
+        next=next_path,
+        error=error,
     )
     response.set_cookie(
-        LOGIN_COOKIE, nonce, max_age=LOGIN_FORM_SECONDS, path="/login", httponly=True, samesite="strict",
+        LOGIN_COOKIE,
+        nonce,
+        max_age=LOGIN_FORM_SECONDS,
+        path="/login",
+        httponly=True,
+        samesite="strict",
         secure=settings.public_url.startswith("https://"),
     )
     return response
@@ -50,20 +61,27 @@ def _login_form(request: Request, settings, next_path: str, error: str | None = 
 async def login_form(request: Request, settings: SettingsDep, engine: EngineDep, next: str | None = None) -> Response:
     target = safe_next(next)
     token = session_token(request)
-    if token and await run_in_threadpool(principal_for_session, engine, settings, token):
+    principal = await run_in_threadpool(principal_for_session, engine, settings, token) if token else None
+    if principal is not None:
         return RedirectResponse(target, status_code=303)
     return _login_form(request, settings, target)
 
 
 @router.post("/login", summary="Sign in with an API key; sets the session cookie")
 async def login(
-    request: Request, settings: SettingsDep, engine: EngineDep,
-    api_key: str = Form("", max_length=500), csrf_token: str = Form(""), next: str = Form("/dashboard"),
+    request: Request,
+    settings: SettingsDep,
+    engine: EngineDep,
+    api_key: str = Form("", max_length=500),
+    csrf_token: str = Form(""),
+    next: str = Form("/dashboard"),
 ) -> Response:
     target = safe_next(next)
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not nonce or not hmac.compare_digest(csrf_token.encode(), login_csrf_token(settings, nonce).encode()):
-        return _login_form(request, settings, target, "The sign-in form expired or did not come from this site; try again.", 403)
+        return _login_form(
+            request, settings, target, "The sign-in form expired or did not come from this site; try again.", 403
+        )
 
     def sign_in() -> str | None:
         with Session(engine) as session:

@@ -18,15 +18,23 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from channel_models import REASONS
 from channel_models.learning.variants import MIN_SENDS
+from channel_models.vocabulary import BUCKETS, REASONS
 from message_templates import TemplateRenderer
-from message_templates.samples import BUCKETS, SAMPLE_LOCALES
-from services.api.auth import Principal, require_page_role
+from message_templates.samples import SAMPLE_LOCALES
+from services.api.auth import Principal
 from services.api.deps import EngineDep, SettingsDep
 from services.api.pages import render_page
+from services.api.pages.access import require_page_role
+from services.messaging.template_choice import variant_report
 from services.messaging.template_editor import VARIANT_PATTERN, Sample, preview, template_json, validate_and_save
-from services.messaging.templates_store import VersionConflict, diff, get_template, history, list_templates, variant_report
+from services.messaging.templates_store import (
+    VersionConflict,
+    diff,
+    get_template,
+    history,
+    list_templates,
+)
 
 router = APIRouter(prefix="/templates", tags=["template editor pages"], include_in_schema=False)
 EditorPage = Annotated[Principal, Depends(require_page_role("editor"))]
@@ -40,7 +48,7 @@ Form = Annotated[FormData, Depends(form_data)]
 
 
 def element_id(name: str) -> str:
-    """"email/price.html" -> "source-email-price-html"."""
+    """ "email/price.html" -> "source-email-price-html"."""
     return "source-" + name.replace("/", "-").replace(".", "-")
 
 
@@ -64,8 +72,18 @@ def list_page(request: Request, _: EditorPage, engine: EngineDep) -> Response:
     return render_page(request, "templates_list.html", items=items, min_sends=MIN_SENDS)
 
 
-def _edit_page(request: Request, engine, settings, template_id: int, *, sources=None, errors=(), note="",
-               variant=None, status_code=200) -> Response:
+def _edit_page(
+    request: Request,
+    engine,
+    settings,
+    template_id: int,
+    *,
+    sources=None,
+    errors=(),
+    note="",
+    variant=None,
+    status_code=200,
+) -> Response:
     with Session(engine) as session:
         row = _row(session, template_id)
         versions = history(session, row)
@@ -73,11 +91,23 @@ def _edit_page(request: Request, engine, settings, template_id: int, *, sources=
     sources = sources if sources is not None else row.sources
     first = preview(settings, row.channel, row.reason, sources, Sample())
     return render_page(
-        request, "template_edit.html", status_code=status_code, row=row, versions=versions, variants=variants,
+        request,
+        "template_edit.html",
+        status_code=status_code,
+        row=row,
+        versions=versions,
+        variants=variants,
         files=[(name, element_id(name), sources.get(name, "")) for name in sorted(row.sources)],
-        errors=list(errors), preview=first, note=note, variant=variant or row.variant,
-        reasons=REASONS, buckets=BUCKETS, locales=sorted(SAMPLE_LOCALES), saved=request.query_params.get("saved"),
-        template=template_json(row, sources=False), sms_budget=settings.sms_max_segments,
+        errors=list(errors),
+        preview=first,
+        note=note,
+        variant=variant or row.variant,
+        reasons=REASONS,
+        buckets=BUCKETS,
+        locales=sorted(SAMPLE_LOCALES),
+        saved=request.query_params.get("saved"),
+        template=template_json(row, sources=False),
+        sms_budget=settings.sms_max_segments,
     )
 
 
@@ -107,20 +137,42 @@ async def save_from_form(
             note = str(form.get("note", ""))[:500]
             variant = str(form.get("variant", row.variant)).strip() or row.variant
             if not re.match(VARIANT_PATTERN, variant):
-                problems = [{"file": None, "line": None, "message": "variant must be a capital letter, optionally followed by letters or digits"}]
+                problems = [
+                    {
+                        "file": None,
+                        "line": None,
+                        "message": "variant must be a capital letter, optionally followed by letters or digits",
+                    }
+                ]
                 saved = None
             else:
                 try:
                     saved, problems = validate_and_save(
-                        session, TemplateRenderer(settings.sms_max_segments), channel=row.channel, reason=row.reason,
-                        sources=sources, author=principal.name, note=note, locale=row.locale, variant=variant,
+                        session,
+                        TemplateRenderer(settings.sms_max_segments),
+                        channel=row.channel,
+                        reason=row.reason,
+                        sources=sources,
+                        author=principal.name,
+                        note=note,
+                        locale=row.locale,
+                        variant=variant,
                     )
                 except VersionConflict as err:
                     saved, problems = None, [{"file": None, "line": None, "message": str(err)}]
             if saved is not None:
                 return RedirectResponse(f"/templates/{saved.id}/edit?saved={saved.version}", status_code=303)
-        return _edit_page(request, engine, settings, template_id, sources=sources, errors=problems, note=note,
-                          variant=variant, status_code=422)
+        return _edit_page(
+            request,
+            engine,
+            settings,
+            template_id,
+            sources=sources,
+            errors=problems,
+            note=note,
+            variant=variant,
+            status_code=422,
+        )
 
     return await run_in_threadpool(save)
 
@@ -134,9 +186,15 @@ async def rollback_from_form(
             old = _row(session, template_id)
             try:
                 row, problems = validate_and_save(
-                    session, TemplateRenderer(settings.sms_max_segments), channel=old.channel, reason=old.reason,
-                    sources=old.sources, author=principal.name, note=f"rollback to v{old.version}",
-                    locale=old.locale, variant=old.variant,
+                    session,
+                    TemplateRenderer(settings.sms_max_segments),
+                    channel=old.channel,
+                    reason=old.reason,
+                    sources=old.sources,
+                    author=principal.name,
+                    note=f"rollback to v{old.version}",
+                    locale=old.locale,
+                    variant=old.variant,
                 )
             except VersionConflict as err:
                 row, problems = None, [{"file": None, "line": None, "message": str(err)}]

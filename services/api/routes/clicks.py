@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from services.api.deps import ClockDep, EngineDep, SettingsDep
-from services.messaging.click_links import read_click_token
 from services.core.clock import service_now
+from services.messaging.click_links import read_click_token
 from services.store.tables import Cart, Message
 
 router = APIRouter(tags=["click tracking"])
@@ -47,8 +47,11 @@ def record_click(engine: Engine, cart_id: str, touch: int, now: datetime) -> str
 
 
 @router.get(
-    "/c/{token}", summary="Tracked cart link: record the click, redirect to the cart", status_code=302,
-    response_class=RedirectResponse, responses={404: {"description": "unknown or forged link"}},
+    "/c/{token}",
+    summary="Tracked cart link: record the click, redirect to the cart",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={404: {"description": "unknown or forged link"}},
 )
 async def follow_cart_link(token: str, settings: SettingsDep, engine: EngineDep, clock: ClockDep) -> Response:
     found = read_click_token(settings.signing_key(), token)
@@ -57,4 +60,6 @@ async def follow_cart_link(token: str, settings: SettingsDep, engine: EngineDep,
     target = await run_in_threadpool(record_click, engine, *found, service_now(clock))
     if not target or not target.lower().startswith(("https://", "http://")):
         return _not_found(f"This cart is no longer available. Please visit {settings.shop_name} directly.")
-    return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return RedirectResponse(
+        target, status_code=302, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )

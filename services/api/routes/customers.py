@@ -12,6 +12,7 @@ from services.api.deps import ClockDep, EngineDep, JourneysDep
 from services.core.clock import service_now
 from services.store.privacy import erase_by_id, export
 from services.store.tables import Customer
+from workflows.cart_recovery import CartRecoveryWorkflow
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], dependencies=[AdminDep])
 
@@ -45,7 +46,7 @@ async def erase_customer(engine: EngineDep, clock: ClockDep, journeys: JourneysD
     unreached = 0
     for shop, key in running:
         try:
-            await journeys.signal(shop, key, "erase")
+            await journeys.signal(shop, key, CartRecoveryWorkflow.erase)
         except (RPCError, RuntimeError):
             # The data is gone already: a journey not told now finds no contact at its next step.
             unreached += 1

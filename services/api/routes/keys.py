@@ -35,7 +35,7 @@ class KeyPublic(BaseModel):
     revoked_at: datetime | None
 
     @classmethod
-    def of(cls, row: ApiKey) -> "KeyPublic":
+    def of(cls, row: ApiKey) -> KeyPublic:
         return cls.model_validate(row, from_attributes=True)
 
 

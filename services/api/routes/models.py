@@ -41,7 +41,11 @@ def get_retraining(request: Request) -> Retraining:
 RetrainingDep = Annotated[Retraining, Depends(get_retraining)]
 
 
-@router.get("", summary="Each model's status (Learning / Active / Alert), what it still needs, its active version; recent versions", dependencies=[ViewerDep])
+@router.get(
+    "",
+    summary="Each model's status (Learning / Active / Alert), what it still needs, its active version; recent versions",
+    dependencies=[ViewerDep],
+)
 async def get_models(engine: EngineDep, settings: SettingsDep) -> dict:
     def load() -> dict:
         with Session(engine) as session:

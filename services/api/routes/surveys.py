@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from channel_models.context import REASONS
+from channel_models.vocabulary import REASONS
 from services.api.auth import EditorDep
 from services.api.deps import ClockDep, EngineDep
 from services.core.clock import service_now
@@ -54,7 +54,10 @@ async def answer_survey(engine: EngineDep, clock: ClockDep, cart_id: str, answer
             label = record_survey_answer(session, cart.id, answer.reason, now)
             session.commit()
             return SurveyLabel(
-                cart_id=cart.token, shop=cart.shop, reason=label.reason, source=label.source,
+                cart_id=cart.token,
+                shop=cart.shop,
+                reason=label.reason,
+                source=label.source,
                 recorded_at=now.isoformat(),
             )
 

@@ -15,15 +15,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from channel_models.vocabulary import Channel
 from message_templates import TemplateRenderer
 from services.api.auth import Principal, require_role
 from services.api.deps import EngineDep, SettingsDep
 from services.messaging.delivery import Delivery, DeliveryError
-from services.store.tables import MessageTemplate
+from services.messaging.template_choice import variant_report
 from services.messaging.template_editor import (
     LOCALE_PATTERN,
     VARIANT_PATTERN,
-    Channel,
     Reason,
     Sample,
     SendTestRefused,
@@ -32,7 +32,14 @@ from services.messaging.template_editor import (
     template_json,
     validate_and_save,
 )
-from services.messaging.templates_store import VersionConflict, diff, get_template, history, list_templates, variant_report
+from services.messaging.templates_store import (
+    VersionConflict,
+    diff,
+    get_template,
+    history,
+    list_templates,
+)
+from services.store.tables import MessageTemplate
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
 Editor = Annotated[Principal, Depends(require_role("editor"))]
@@ -44,7 +51,9 @@ class TemplateIn(BaseModel):
     reason: Reason
     locale: str = Field("en", pattern=LOCALE_PATTERN)
     variant: str = Field("A", pattern=VARIANT_PATTERN)
-    sources: dict[str, str] = Field(max_length=MAX_FILES, description='file name -> source, e.g. {"sms/price.txt": "..."}')
+    sources: dict[str, str] = Field(
+        max_length=MAX_FILES, description='file name -> source, e.g. {"sms/price.txt": "..."}'
+    )
     note: str = Field("", max_length=500, description="what changed")
     activate: bool = Field(True, description="false: store as a draft, the active version stays")
 
@@ -94,10 +103,13 @@ def list_all(_: Editor, engine: EngineDep) -> dict[str, Any]:
             group = (row.channel, row.reason, row.locale)
             if group not in variants:
                 variants[group] = {v["variant"]: v for v in variant_report(session, row)}
-        return {"templates": [
-            template_json(row, sources=False) | {"stats": variants[(row.channel, row.reason, row.locale)].get(row.variant)}
-            for row in rows
-        ]}
+        return {
+            "templates": [
+                template_json(row, sources=False)
+                | {"stats": variants[(row.channel, row.reason, row.locale)].get(row.variant)}
+                for row in rows
+            ]
+        }
 
 
 @router.post("", status_code=201, summary="Save a new version (validated; 422 lists the problems)")
@@ -105,8 +117,16 @@ def save(body: TemplateIn, principal: Editor, engine: EngineDep, settings: Setti
     with Session(engine) as session:
         try:
             row, problems = validate_and_save(
-                session, _renderer(settings), channel=body.channel, reason=body.reason, sources=body.sources,
-                author=principal.name, note=body.note, locale=body.locale, variant=body.variant, activate=body.activate,
+                session,
+                _renderer(settings),
+                channel=body.channel,
+                reason=body.reason,
+                sources=body.sources,
+                author=principal.name,
+                note=body.note,
+                locale=body.locale,
+                variant=body.variant,
+                activate=body.activate,
             )
         except VersionConflict as err:
             raise HTTPException(409, str(err)) from err
@@ -119,7 +139,9 @@ def preview_sources(body: PreviewIn, _: Editor, settings: SettingsDep) -> dict[s
 
 
 @router.get("/diff", summary="Unified diff between two versions")
-def diff_versions(_: Editor, engine: EngineDep, a: Annotated[int, Query()], b: Annotated[int, Query()]) -> dict[str, Any]:
+def diff_versions(
+    _: Editor, engine: EngineDep, a: Annotated[int, Query()], b: Annotated[int, Query()]
+) -> dict[str, Any]:
     with Session(engine) as session:
         old, new = _row(session, a), _row(session, b)
         if (old.channel, old.reason) != (new.channel, new.reason):
@@ -140,7 +162,9 @@ def get_history(template_id: int, _: Editor, engine: EngineDep) -> dict[str, Any
         return {"versions": [template_json(r, sources=False) for r in history(session, _row(session, template_id))]}
 
 
-@router.post("/{template_id}/rollback", status_code=201, summary="Make a new active version with this version's sources")
+@router.post(
+    "/{template_id}/rollback", status_code=201, summary="Make a new active version with this version's sources"
+)
 def rollback_to(
     template_id: int, principal: Editor, engine: EngineDep, settings: SettingsDep, body: RollbackIn | None = None
 ) -> Any:
@@ -148,18 +172,30 @@ def rollback_to(
         old = _row(session, template_id)
         try:
             row, problems = validate_and_save(
-                session, _renderer(settings), channel=old.channel, reason=old.reason, sources=old.sources,
-                author=principal.name, note=(body.note if body else "") or f"rollback to v{old.version}",
-                locale=old.locale, variant=old.variant,
+                session,
+                _renderer(settings),
+                channel=old.channel,
+                reason=old.reason,
+                sources=old.sources,
+                author=principal.name,
+                note=(body.note if body else "") or f"rollback to v{old.version}",
+                locale=old.locale,
+                variant=old.variant,
             )
         except VersionConflict as err:
             raise HTTPException(409, str(err)) from err
         return _invalid(problems) if row is None else template_json(row)
 
 
-@router.post("/{template_id}/test-send", summary="Send this version, rendered with a sample and marked [TEST], to yourself")
+@router.post(
+    "/{template_id}/test-send", summary="Send this version, rendered with a sample and marked [TEST], to yourself"
+)
 def test_send(
-    template_id: int, body: TestSendIn, _: Editor, engine: EngineDep, settings: SettingsDep,
+    template_id: int,
+    body: TestSendIn,
+    _: Editor,
+    engine: EngineDep,
+    settings: SettingsDep,
     delivery: Annotated[Delivery, Depends(get_delivery)],
 ) -> dict[str, Any]:
     with Session(engine) as session:
@@ -170,5 +206,9 @@ def test_send(
         raise HTTPException(400, str(err)) from err
     except DeliveryError as err:
         raise HTTPException(502, f"the {row.channel} provider refused the test message: {err}") from err
-    return {"status": "sent", "to": recipient, "provider": delivered.provider, "template": template_json(row, sources=False)}
-
+    return {
+        "status": "sent",
+        "to": recipient,
+        "provider": delivered.provider,
+        "template": template_json(row, sources=False),
+    }

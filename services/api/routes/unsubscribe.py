@@ -11,10 +11,11 @@ from sqlmodel import Session, select
 
 from services.api.deps import ClockDep, EngineDep, JourneysDep, SettingsDep
 from services.core.clock import service_now
-from services.ingest.events import ConsentChange
+from services.core.events import ConsentChange
+from services.messaging.unsubscribe import read_token
 from services.store.customers import record_consents
 from services.store.tables import Cart, Customer
-from services.messaging.unsubscribe import read_token
+from workflows.cart_recovery import CartRecoveryWorkflow
 from workflows.types import ConsentChanged
 
 router = APIRouter(tags=["unsubscribe"])
@@ -37,7 +38,9 @@ async def confirm_page(token: str, settings: SettingsDep) -> HTMLResponse:
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="One-click unsubscribe (RFC 8058)")
-async def unsubscribe(token: str, settings: SettingsDep, engine: EngineDep, clock: ClockDep, journeys: JourneysDep) -> HTMLResponse:
+async def unsubscribe(
+    token: str, settings: SettingsDep, engine: EngineDep, clock: ClockDep, journeys: JourneysDep
+) -> HTMLResponse:
     request = read_token(settings.signing_key(), token)
     if request is None:
         raise HTTPException(404, "this unsubscribe link is invalid or has expired")
@@ -48,13 +51,17 @@ async def unsubscribe(token: str, settings: SettingsDep, engine: EngineDep, cloc
             customer = session.get(Customer, request.customer_id)
             if customer is None or customer.erased_at is not None:
                 return []
-            change = ConsentChange(channel=request.channel, state="revoked", source="unsubscribe_link", evidence="one-click link", at=now)
+            change = ConsentChange(
+                channel=request.channel, state="revoked", source="unsubscribe_link", evidence="one-click link", at=now
+            )
             record_consents(session, customer.id, [change], now)
-            carts = session.exec(select(Cart.shop, Cart.id).where(Cart.customer_id == customer.id, Cart.status == "open")).all()
+            carts = session.exec(
+                select(Cart.shop, Cart.id).where(Cart.customer_id == customer.id, Cart.status == "open")
+            ).all()
             session.commit()
             return list(carts)
 
     for shop, key in await run_in_threadpool(revoke):
-        await journeys.signal(shop, key, "consent_changed", ConsentChanged())
+        await journeys.signal(shop, key, CartRecoveryWorkflow.consent_changed, ConsentChanged())
     body = f"<h1>You are unsubscribed</h1><p>You will not receive further {escape(request.channel)} messages about your cart.</p>"
     return HTMLResponse(_PAGE.format(title="Unsubscribed", body=body))

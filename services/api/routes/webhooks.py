@@ -12,19 +12,19 @@ import hashlib
 import json
 import logging
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import OperationalError
 from temporalio.service import RPCError
 
-from services.ingest import intake
 from services.api.deps import ClockDep, EngineDep, JourneysDep, SettingsDep
 from services.core.clock import service_now
-from services.ingest.events import GenericWebhook, Ignored
-from services.ingest.platforms import PayloadError, generic, shopify
+from services.core.events import GenericWebhook, Ignored
 from services.core.signing import generic_signature_valid, shopify_hmac_valid
+from services.ingest import intake
+from services.ingest.platforms import PayloadError, generic, shopify
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -68,7 +68,9 @@ async def shopify_webhook(
         log.info("ignored Shopify topic %s", x_shopify_topic)
         return {"status": "ignored", "detail": f"topic {x_shopify_topic} is not handled"}
     delivery = x_shopify_webhook_id or hashlib.sha256(body).hexdigest()
-    return await handle(engine, settings, clock, journeys, shop, "shopify", f"shopify:{shop}:{delivery}", x_shopify_topic, event)
+    return await handle(
+        engine, settings, clock, journeys, shop, "shopify", f"shopify:{shop}:{delivery}", x_shopify_topic, event
+    )
 
 
 @router.post(
@@ -79,7 +81,12 @@ async def shopify_webhook(
         "`X-Cartrecovery-Timestamp: <unix seconds>` and `X-Cartrecovery-Hmac-Sha256: base64(HMAC-SHA256(CR_WEBHOOK_SECRET, "
         "'<timestamp>.' + raw body))`. Deliveries more than 5 minutes old are refused; a repeated `id` is acknowledged once."
     ),
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GenericWebhook"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GenericWebhook"}}},
+        }
+    },
     responses={400: {}, 401: {}, 413: {}, 422: {}, 503: {}},
 )
 async def generic_webhook(
@@ -95,14 +102,26 @@ async def generic_webhook(
     if not settings.webhook_secret:
         raise HTTPException(401, "generic webhooks cannot be verified: CR_WEBHOOK_SECRET is not set")
     if not generic_signature_valid(settings.webhook_secret, body, x_cartrecovery_hmac_sha256, x_cartrecovery_timestamp):
-        raise HTTPException(401, "invalid, missing or expired X-Cartrecovery-Hmac-Sha256 / X-Cartrecovery-Timestamp signature")
+        raise HTTPException(
+            401, "invalid, missing or expired X-Cartrecovery-Hmac-Sha256 / X-Cartrecovery-Timestamp signature"
+        )
     payload = parse_json(body)
     try:
         webhook: GenericWebhook = generic.parse(payload)
     except PayloadError as err:
         raise HTTPException(422, validation_detail(err)) from None
     event = webhook.event
-    return await handle(engine, settings, clock, journeys, webhook.shop, "generic", f"generic:{webhook.shop}:{webhook.id}", event.type, event)
+    return await handle(
+        engine,
+        settings,
+        clock,
+        journeys,
+        webhook.shop,
+        "generic",
+        f"generic:{webhook.shop}:{webhook.id}",
+        event.type,
+        event,
+    )
 
 
 async def handle(engine, settings, clock, journeys, shop, platform, receipt_id, topic, event) -> dict:
@@ -115,13 +134,13 @@ async def handle(engine, settings, clock, journeys, shop, platform, receipt_id, 
     except OperationalError:
         log.exception("database unavailable while handling %s", topic)
         raise HTTPException(503, "database unavailable; retry later") from None
-    except (RPCError, asyncio.TimeoutError, ConnectionError, RuntimeError):
+    except (TimeoutError, RPCError, ConnectionError, RuntimeError):
         # RuntimeError: the SDK's "failed client connect" when the server is down
         log.exception("workflow engine unavailable while handling %s", topic)
         raise HTTPException(503, "workflow engine unavailable; retry later") from None
     if stored.duplicate:
         return {"status": "duplicate", "detail": "this delivery was already processed"}
-    response = {"status": "accepted", "detail": stored.summary}
+    response: dict[str, Any] = {"status": "accepted", "detail": stored.summary}
     if stored.body is not None:
         response["data"] = stored.body
     return response

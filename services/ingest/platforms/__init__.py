@@ -1,5 +1,5 @@
 """Platform adapters: each turns one platform's own webhook payload into canonical events
-(`services.ingest.events`), with no I/O.
+(`services.core.events`), with no I/O.
 
 Every adapter signals a payload that is valid JSON but unusable for its topic by raising
 `PayloadError`, whose `field_errors` name the offending fields in the *sender's* vocabulary
@@ -29,7 +29,7 @@ class PayloadError(ValueError):
     @classmethod
     def from_validation_error(
         cls, exc: ValidationError, path_of: Callable[[tuple[int | str, ...]], str] | None = None
-    ) -> "PayloadError":
+    ) -> PayloadError:
         """Translate pydantic's errors, keeping only location and message (never the input)."""
         path_of = path_of or dotted_path
         return cls([(path_of(tuple(err["loc"])), err["msg"]) for err in exc.errors()])

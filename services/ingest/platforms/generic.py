@@ -1,6 +1,6 @@
 """The generic webhook adapter: the body already is a canonical event in its envelope.
 
-`POST /webhooks/generic` receives `services.ingest.events.GenericWebhook` as JSON; this only validates it
+`POST /webhooks/generic` receives `services.core.events.GenericWebhook` as JSON; this only validates it
 and reports problems the same way every other adapter does (`PayloadError`).
 """
 
@@ -10,7 +10,7 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from services.ingest.events import CanonicalEvent, GenericWebhook
+from services.core.events import CanonicalEvent, GenericWebhook
 from services.ingest.platforms import PayloadError, dotted_path
 
 # pydantic puts the discriminator value in error locations (`event.cart.cart_id`); the sender wrote

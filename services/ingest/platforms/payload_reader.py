@@ -3,7 +3,7 @@
 Adapters read every field through a `PayloadReader`, which returns None for an absent or null field
 and records a `(field path, message)` for a present field of the wrong shape, in the platform's own
 vocabulary (`line_items.0.price`). The adapter then raises one `PayloadError` listing them all.
-Limits mirror `services.ingest.events`, so the canonical models accept whatever the reader lets through.
+Limits mirror `services.core.events`, so the canonical models accept whatever the reader lets through.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from services.ingest.events import Money
+from services.core.events import Money
+
+Built = tuple[type[BaseModel], dict[str, Any]]  # which canonical model, and the values for it
 
 _MONEY: TypeAdapter = TypeAdapter(Money)
 _DATETIME: TypeAdapter = TypeAdapter(datetime)
@@ -55,18 +57,23 @@ class PayloadReader:
         """Ids arrive as integers, tokens as strings; both become strings."""
         value, path = data.get(key), join(where, key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
-            return self.fail(path, "must be a string or an integer")
+            self.fail(path, "must be a string or an integer")
+            return None
         text = "" if value is None else str(value).strip()
         if not text:
-            return self.fail(path, "field required") if required else None
+            if required:
+                self.fail(path, "field required")
+            return None
         if len(text) > 255:  # cutting an id would merge different carts or customers
-            return self.fail(path, "must be at most 255 characters")
+            self.fail(path, "must be at most 255 characters")
+            return None
         return text
 
     def text(self, data: dict, key: str, where: str = "", limit: int = 500, drop_if_long: bool = False) -> str | None:
         value = data.get(key)
         if value is not None and not isinstance(value, str):
-            return self.fail(join(where, key), "must be a string")
+            self.fail(join(where, key), "must be a string")
+            return None
         value = (value or "").strip()
         if not value or (drop_if_long and len(value) > limit):
             return None
@@ -75,7 +82,8 @@ class PayloadReader:
     def flag(self, data: dict, key: str, where: str = "") -> bool | None:
         value = data.get(key)
         if value is not None and not isinstance(value, bool):
-            return self.fail(join(where, key), "must be true or false")
+            self.fail(join(where, key), "must be true or false")
+            return None
         return value
 
     def money(self, data: dict, key: str, where: str = "") -> Decimal | None:
@@ -83,11 +91,13 @@ class PayloadReader:
         if value is None or value == "":
             return None
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            return self.fail(join(where, key), "must be a decimal number")
+            self.fail(join(where, key), "must be a decimal number")
+            return None
         try:  # str() first: Shopify sends "421.88"; a float must not gain binary noise digits
             return _MONEY.validate_python(str(value).strip())
         except ValidationError as exc:
-            return self.fail(join(where, key), exc.errors()[0]["msg"])
+            self.fail(join(where, key), exc.errors()[0]["msg"])
+            return None
 
     def count(self, data: dict, key: str, where: str = "", maximum: int = 100_000) -> int | None:
         value = data.get(key)
@@ -96,7 +106,8 @@ class PayloadReader:
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-            return self.fail(join(where, key), f"must be a whole number from 0 to {maximum}")
+            self.fail(join(where, key), f"must be a whole number from 0 to {maximum}")
+            return None
         return value
 
     def moment(self, data: dict, key: str, where: str = "") -> datetime | None:
@@ -106,10 +117,12 @@ class PayloadReader:
         try:
             return _DATETIME.validate_python(value)
         except ValidationError:
-            return self.fail(join(where, key), "must be an ISO 8601 date-time")
+            self.fail(join(where, key), "must be an ISO 8601 date-time")
+            return None
 
     def currency(self, data: dict, key: str, where: str = "") -> str | None:
         value = self.text(data, key, where, limit=50)
         if value is not None and not (len(value) == 3 and value.isascii() and value.isalpha()):
-            return self.fail(join(where, key), "must be a 3-letter ISO 4217 code")
+            self.fail(join(where, key), "must be a 3-letter ISO 4217 code")
+            return None
         return value

@@ -40,51 +40,16 @@ Reading rules:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from services.ingest.events import CanonicalEvent, CartEvent, ConsentEvent, Ignored, OrderEvent, PrivacyRequest
+from services.core.events import CanonicalEvent, CartEvent, Ignored, OrderEvent, PrivacyRequest
 from services.ingest.platforms import ROOT, PayloadError
-from services.ingest.platforms.payload_reader import PayloadReader, compact, join
+from services.ingest.platforms.payload_reader import Built, PayloadReader, compact, join
+from services.ingest.platforms.shopify_consent import customer_consents, customer_update, email_consent, sms_consent
 
 MAX_ITEMS = 500  # CartEvent.items max_length; total_price still carries the whole cart's value
-
-_CONSENT_STATES = {"subscribed": "granted", "unsubscribed": "revoked", "redacted": "revoked"}
-
-Built = tuple[type[BaseModel], dict[str, Any]]  # which canonical model, and the values for it
-
-
-def _consent_object(r: PayloadReader, data: dict, key: str, where: str, channel: str) -> dict | None:
-    """`{state, opt_in_level, consent_updated_at, consent_collected_from}` -> a ledger entry."""
-    consent = r.obj(data, key, where)
-    path = join(where, key)
-    state = (r.text(consent, "state", path, limit=50) or "").lower()
-    at = r.moment(consent, "consent_updated_at", path)
-    if state not in _CONSENT_STATES:
-        return None
-    details = [f"state={state}"] + [
-        f"{field}={value}"
-        for field in ("opt_in_level", "consent_collected_from")
-        if (value := r.text(consent, field, path, limit=100))
-    ]
-    return compact(
-        {
-            "channel": channel,
-            "state": _CONSENT_STATES[state],
-            "source": f"shopify:{path}",
-            "evidence": "; ".join(details),
-            "at": at,
-        }
-    )
-
-
-def _customer_consents(r: PayloadReader, customer: dict, where: str) -> list[dict]:
-    found = [
-        _consent_object(r, customer, "email_marketing_consent", where, "email"),
-        _consent_object(r, customer, "sms_marketing_consent", where, "sms"),
-    ]
-    return [consent for consent in found if consent]
 
 
 def _line_items(r: PayloadReader, payload: dict) -> list[dict]:
@@ -99,8 +64,7 @@ def _line_items(r: PayloadReader, payload: dict) -> list[dict]:
             "title": r.text(line, "title", where) or r.text(line, "presentment_title", where) or "",
             "quantity": quantity,
             "price": r.money(line, "price", where),
-            "variant_title": r.text(line, "variant_title", where)
-            or r.text(line, "presentment_variant_title", where),
+            "variant_title": r.text(line, "variant_title", where) or r.text(line, "presentment_variant_title", where),
             "sku": r.text(line, "sku", where, limit=255),
             "product_id": r.ident(line, "product_id", where),
         }
@@ -120,19 +84,29 @@ def _checkout(r: PayloadReader, p: dict) -> Built:
     updated_at = r.moment(p, "updated_at") or r.moment(p, "created_at")
     completed_at = r.moment(p, "completed_at")
 
-    consents = _customer_consents(r, customer, "customer")
+    consents = customer_consents(r, customer, "customer")
     customer_sms_granted = any(c["channel"] == "sms" and c["state"] == "granted" for c in consents)
     if r.flag(p, "buyer_accepts_marketing"):
         consents.append(
-            {"channel": "email", "state": "granted", "source": "shopify:buyer_accepts_marketing",
-             "evidence": "buyer_accepts_marketing=true", "at": updated_at}
+            {
+                "channel": "email",
+                "state": "granted",
+                "source": "shopify:buyer_accepts_marketing",
+                "evidence": "buyer_accepts_marketing=true",
+                "at": updated_at,
+            }
         )
     sms_phone = r.text(p, "sms_marketing_phone", limit=40, drop_if_long=True)
     sms_ticked = bool(r.flag(p, "buyer_accepts_sms_marketing") and sms_phone)
     if sms_ticked:
         consents.append(
-            {"channel": "sms", "state": "granted", "source": "shopify:buyer_accepts_sms_marketing",
-             "evidence": "buyer_accepts_sms_marketing=true; sms_marketing_phone set", "at": updated_at}
+            {
+                "channel": "sms",
+                "state": "granted",
+                "source": "shopify:buyer_accepts_sms_marketing",
+                "evidence": "buyer_accepts_sms_marketing=true; sms_marketing_phone set",
+                "at": updated_at,
+            }
         )
     customer_phone = r.text(customer, "phone", "customer", limit=40, drop_if_long=True)
     # A number that consent was given for comes first, so the SMS goes where the consent applies.
@@ -155,10 +129,16 @@ def _checkout(r: PayloadReader, p: dict) -> Built:
         or r.text(billing, "first_name", "billing_address", limit=200),
         "locale": r.text(p, "customer_locale", limit=20, drop_if_long=True),
         # Quiet hours follow the shopper's region (state law in the US): shipping, else billing address.
-        "country": _code(r.text(shipping, "country_code", "shipping_address", limit=2, drop_if_long=True)
-                         or r.text(billing, "country_code", "billing_address", limit=2, drop_if_long=True), 2),
-        "province": _code(r.text(shipping, "province_code", "shipping_address", limit=10, drop_if_long=True)
-                          or r.text(billing, "province_code", "billing_address", limit=10, drop_if_long=True), None),
+        "country": _code(
+            r.text(shipping, "country_code", "shipping_address", limit=2, drop_if_long=True)
+            or r.text(billing, "country_code", "billing_address", limit=2, drop_if_long=True),
+            2,
+        ),
+        "province": _code(
+            r.text(shipping, "province_code", "shipping_address", limit=10, drop_if_long=True)
+            or r.text(billing, "province_code", "billing_address", limit=10, drop_if_long=True),
+            None,
+        ),
     }
 
     gateway, shipping_lines = r.text(p, "gateway", limit=200), r.array(p, "shipping_lines")
@@ -213,45 +193,6 @@ def _order(r: PayloadReader, p: dict) -> Built:
     }
 
 
-def _customer(r: PayloadReader, p: dict) -> Built:
-    consents = _customer_consents(r, p, "")
-    accepts = r.flag(p, "accepts_marketing")
-    if p.get("email_marketing_consent") is None and accepts is not None:
-        # Legacy API versions: a customer's flag is a recorded state, unlike a checkout tick, so
-        # false is read as "do not email" (an unsubscribe must never be missed).
-        consents.append(
-            {"channel": "email", "state": "granted" if accepts else "revoked",
-             "source": "shopify:accepts_marketing", "evidence": f"accepts_marketing={str(accepts).lower()}",
-             "at": r.moment(p, "accepts_marketing_updated_at")}
-        )
-    contact = {
-        "customer_id": r.ident(p, "id", required=True),
-        "email": r.text(p, "email", limit=320, drop_if_long=True),
-        "phone": r.text(p, "phone", limit=40, drop_if_long=True),
-        "first_name": r.text(p, "first_name", limit=200),
-        "locale": r.text(p, "locale", limit=20, drop_if_long=True),
-    }
-    return ConsentEvent, {"contact": compact(contact), "consents": [compact(c) for c in consents]}
-
-
-def _email_consent(r: PayloadReader, p: dict) -> Built:
-    contact = {
-        "customer_id": r.ident(p, "customer_id", required=True),
-        "email": r.text(p, "email_address", limit=320, drop_if_long=True),
-    }
-    consent = _consent_object(r, p, "email_marketing_consent", "", "email")
-    return ConsentEvent, {"contact": compact(contact), "consents": [consent] if consent else []}
-
-
-def _sms_consent(r: PayloadReader, p: dict) -> Built:
-    contact = {
-        "customer_id": r.ident(p, "id", required=True),
-        "phone": r.text(p, "phone", limit=40, drop_if_long=True),
-    }
-    consent = _consent_object(r, p, "sms_marketing_consent", "", "sms")
-    return ConsentEvent, {"contact": compact(contact), "consents": [consent] if consent else []}
-
-
 def _privacy(action: str) -> Callable[[PayloadReader, dict], Built]:
     def build(r: PayloadReader, p: dict) -> Built:
         if action == "erase_shop":  # the shop comes from the X-Shopify-Shop-Domain header
@@ -275,9 +216,9 @@ _BUILDERS: dict[str, Callable[[PayloadReader, dict], Built]] = {
     "checkouts/create": _checkout,
     "checkouts/update": _checkout,
     "orders/create": _order,
-    "customers/update": _customer,
-    "customers_email_marketing_consent/update": _email_consent,
-    "customers_marketing_consent/update": _sms_consent,
+    "customers/update": customer_update,
+    "customers_email_marketing_consent/update": email_consent,
+    "customers_marketing_consent/update": sms_consent,
     "customers/data_request": _privacy("export"),
     "customers/redact": _privacy("erase"),
     "shop/redact": _privacy("erase_shop"),
@@ -298,7 +239,7 @@ def parse(topic: str, payload: Any) -> CanonicalEvent | Ignored:
     if reader.errors:
         raise PayloadError(reader.errors)
     try:
-        return model.model_validate(compact(values))
+        return cast(CanonicalEvent | Ignored, model.model_validate(compact(values)))
     except ValidationError as exc:
         # Backstop only: the reader already enforces the canonical limits, so a failure here names
         # canonical fields rather than Shopify ones.

@@ -65,10 +65,17 @@ class ColumnReader:
         self.keep_all = keep_without_features
         self._lists: dict = {}
         taken = {name for name, _ in self.fields}
-        self.features = [(f"f{i}", name, kind) for i, (name, kind) in enumerate(zip(FEATURES.names, FEATURES.kinds)) if name not in taken]
+        self.features = [
+            (f"f{i}", name, kind)
+            for i, (name, kind) in enumerate(zip(FEATURES.names, FEATURES.kinds))
+            if name not in taken
+        ]
         self._csv_names = [name for name, _ in self.fields] + ["layout"] + [f"f{i}" for i in range(len(FEATURES.names))]
-        self._csv_types = {name: _CSV_TYPES[kind] for name, kind in self.fields} | {"layout": object} | {
-            f"f{i}": _CSV_TYPES[kind] for i, kind in enumerate(FEATURES.kinds)}
+        self._csv_types = (
+            {name: _CSV_TYPES[kind] for name, kind in self.fields}
+            | {"layout": object}
+            | {f"f{i}": _CSV_TYPES[kind] for i, kind in enumerate(FEATURES.kinds)}
+        )
 
     def read(self, engine: Engine, statement, params: dict) -> dict[str, np.ndarray]:
         names = [name for name, _ in self.fields] + [name for _, name, _ in self.features] + list(self.json_lists)
@@ -87,17 +94,30 @@ class ColumnReader:
 
     def _chunk(self, rows) -> dict[str, np.ndarray]:
         text = "\n".join([row[0] for row in rows])
-        frame = pd.read_csv(io.StringIO(text), header=None, names=self._csv_names, dtype=self._csv_types,
-                            keep_default_na=False, na_values=[""], engine="c")
+        frame = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            names=self._csv_names,
+            dtype=self._csv_types,
+            keep_default_na=False,
+            na_values=[""],
+            engine="c",
+        )
         known = (frame["layout"] != NO_FEATURES).to_numpy()
         every = self.keep_all or bool(known.all())
         keep = slice(None) if every else known
         out = {name: _typed(kind, frame[name].to_numpy()[keep]) for name, kind in self.fields}
         for column, name, kind in self.features:
             values = frame[column].to_numpy()[keep]
-            out[name] = self._parsed([v if isinstance(v, str) else "" for v in values]) if kind == "list" else _typed(kind, values)
+            out[name] = (
+                self._parsed([v if isinstance(v, str) else "" for v in values])
+                if kind == "list"
+                else _typed(kind, values)
+            )
         for i, name in enumerate(self.json_lists, start=1):
-            out[name] = self._parsed([row[i] for row in rows] if every else [row[i] for row, k in zip(rows, known) if k])
+            out[name] = self._parsed(
+                [row[i] for row in rows] if every else [row[i] for row, k in zip(rows, known) if k]
+            )
         if self.keep_all:
             out["has_features"] = known
         return out
@@ -121,8 +141,15 @@ class ColumnReader:
         return np.empty(0, dtype=object) if kind == "list" else _typed(kind, np.empty(0, dtype=_CSV_TYPES[kind]))
 
 
-_CSV_TYPES = {"int": np.int64, "count": np.float64, "float": np.float64, "bool": np.float64, "text": object,
-              "list": object, "time": object}
+_CSV_TYPES = {
+    "int": np.int64,
+    "count": np.float64,
+    "float": np.float64,
+    "bool": np.float64,
+    "text": object,
+    "list": object,
+    "time": object,
+}
 
 
 def _typed(kind: str, values: np.ndarray) -> np.ndarray:

@@ -19,9 +19,10 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from channel_models.context import PlanContext
 from channel_models.learning.features import snapshot
@@ -66,9 +67,19 @@ def _field(kind: str, value: Any) -> str:
 
 def _spec() -> FeatureSpec:
     """Every key `features.snapshot` writes, in its order, with the kind of value it holds."""
-    moment = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    sample = snapshot(PlanContext(touch=1, max_touches=1, now=moment, abandoned_at=moment, deadline=moment,
-                                  cart_value=0.0, item_count=0, stage="cart"))
+    moment = datetime(2024, 1, 1, tzinfo=UTC)
+    sample = snapshot(
+        PlanContext(
+            touch=1,
+            max_touches=1,
+            now=moment,
+            abandoned_at=moment,
+            deadline=moment,
+            cart_value=0.0,
+            item_count=0,
+            stage="cart",
+        )
+    )
     kinds = []
     for name, value in sample.items():
         if not _NAME.match(name):

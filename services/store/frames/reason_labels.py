@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from channel_models.context import REASONS
+from channel_models.vocabulary import REASONS
 from services.store.tables import ReasonLabel
 
 SURVEY = "survey"
@@ -32,11 +32,13 @@ def record_survey_answer(session: Session, cart_id: str, reason: str, now: datet
         raise ValueError(f"unknown reason {reason!r}: one of {', '.join(REASONS)}")
     stmt = _insert(session).values(cart_id=cart_id, reason=reason, source=SURVEY, recorded_at=now)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["cart_id", "source"], set_={"reason": stmt.excluded.reason, "recorded_at": stmt.excluded.recorded_at}
+        index_elements=["cart_id", "source"],
+        set_={"reason": stmt.excluded.reason, "recorded_at": stmt.excluded.recorded_at},
     )
     session.execute(stmt)
     return session.exec(
-        select(ReasonLabel).where(ReasonLabel.cart_id == cart_id, ReasonLabel.source == SURVEY)
+        select(ReasonLabel)
+        .where(ReasonLabel.cart_id == cart_id, ReasonLabel.source == SURVEY)
         .execution_options(populate_existing=True)
     ).one()
 
@@ -57,7 +59,9 @@ def record_recovery_label(session: Session, cart_id: str, template: str | None, 
     reason = template_reason(template)
     if reason is None:
         return False
-    answered = session.exec(select(ReasonLabel.id).where(ReasonLabel.cart_id == cart_id, ReasonLabel.source == SURVEY)).first()
+    answered = session.exec(
+        select(ReasonLabel.id).where(ReasonLabel.cart_id == cart_id, ReasonLabel.source == SURVEY)
+    ).first()
     if answered is not None:
         return False
     stmt = _insert(session).values(cart_id=cart_id, reason=reason, source=RECOVERED_MESSAGE, recorded_at=now)

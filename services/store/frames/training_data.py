@@ -15,26 +15,23 @@ is gone).
 Column order and dtypes match the in-process simulator's frames (channel_models/simulator/result.py):
 `touch` is a decision column and a feature, so one column; in the labels frame `source` names
 the label's origin (survey, recovered_message), which shadows the traffic-source feature of the
-same name (channel_models.learning.training.label_features knows).
+same name (channel_models.learning.frames.label_features knows).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import DateTime, bindparam, case, text
+from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, select
 
 # the status types live in channel_models.registry's light half (no skops import for the store)
-from channel_models.registry.model_status import MODEL_KINDS, DataFacts
 from services.core.clock import utc
-from services.store.frames.feature_rows import FEATURES, feature_row_sql
 from services.store.frames.columns import ColumnReader, csv_line_sql
-from services.store.tables import Cart, Decision, ModelVersion, Outcome, ReasonLabel
+from services.store.frames.feature_rows import FEATURES, feature_row_sql
 
 
 @dataclass(frozen=True)
@@ -52,8 +49,10 @@ def load_frames(engine: Engine, *, until: datetime | None = None) -> TrainingFra
 
 def _first_decision_row(pg: bool) -> str:
     """The feature row of the cart's first touch decision (the (cart_id, touch) index finds it)."""
-    return (f"(SELECT {feature_row_sql('d1.feature_row', 'd1.features', pg)} FROM decisions d1 "
-            "WHERE d1.cart_id = c.id AND d1.touch = 1 ORDER BY d1.id LIMIT 1)")
+    return (
+        f"(SELECT {feature_row_sql('d1.feature_row', 'd1.features', pg)} FROM decisions d1 "
+        "WHERE d1.cart_id = c.id AND d1.touch = 1 ORDER BY d1.id LIMIT 1)"
+    )
 
 
 def _ended_carts(engine: Engine, until: datetime | None) -> dict[str, np.ndarray]:
@@ -63,21 +62,39 @@ def _ended_carts(engine: Engine, until: datetime | None) -> dict[str, np.ndarray
     arrival = "COALESCE(ord.received_at, o.recorded_at)"  # the outcome's record time when the order row is gone
     placed = f"COALESCE(CASE WHEN ord.placed_at >= c.abandoned_at AND ord.placed_at <= {arrival} THEN ord.placed_at END, {arrival})"
     snapshot = f"COALESCE({feature_row_sql('c.feature_row', 'c.features', pg)}, {_first_decision_row(pg)})"
-    line = csv_line_sql([
-        ("c.id", "text"), ("c.abandoned_at", "time"), ("c.holdout", "bool"), ("o.touches_sent", "int"),
-        ("o.status = 'recovered'", "bool"), ("c.value_cents", "int"),
-        (f"CASE WHEN o.status = 'recovered' THEN {placed} END", "time"),
-    ], snapshot, pg)
+    line = csv_line_sql(
+        [
+            ("c.id", "text"),
+            ("c.abandoned_at", "time"),
+            ("c.holdout", "bool"),
+            ("o.touches_sent", "int"),
+            ("o.status = 'recovered'", "bool"),
+            ("c.value_cents", "int"),
+            (f"CASE WHEN o.status = 'recovered' THEN {placed} END", "time"),
+        ],
+        snapshot,
+        pg,
+    )
     sql = f"""
         SELECT {line}
         FROM carts c
         JOIN outcomes o ON o.cart_id = c.id
         LEFT JOIN orders ord ON ord.cart_id = o.cart_id AND ord.order_id = o.order_id
-        WHERE c.abandoned_at IS NOT NULL {'AND c.abandoned_at < :until' if until else ''}
+        WHERE c.abandoned_at IS NOT NULL {"AND c.abandoned_at < :until" if until else ""}
         ORDER BY c.abandoned_at, c.id
     """
-    reader = ColumnReader(["cart_id:text", "abandoned_at:time", "holdout:bool", "touches_sent:int", "recovered:bool",
-                           "value_cents:int", "recovered_at:time"], keep_without_features=True)
+    reader = ColumnReader(
+        [
+            "cart_id:text",
+            "abandoned_at:time",
+            "holdout:bool",
+            "touches_sent:int",
+            "recovered:bool",
+            "value_cents:int",
+            "recovered_at:time",
+        ],
+        keep_without_features=True,
+    )
     return reader.read(engine, *_statement(sql, until))
 
 
@@ -85,26 +102,61 @@ def _decisions(engine: Engine, until: datetime | None, ended: dict[str, np.ndarr
     """Bandit rows of ended journeys. Their carts' values and order times come from `ended`
     (a hash lookup here costs less than joining three tables for each of a million rows)."""
     pg = engine.dialect.name == "postgresql"
-    line = csv_line_sql([
-        ("d.id", "int"), ("d.cart_id", "text"), ("d.decided_at", "time"), ("d.touch", "int"), ("d.policy", "text"),
-        ("d.action", "int"), ("d.action_propensity", "float"),
-        ("EXISTS (SELECT 1 FROM messages m WHERE m.cart_id = d.cart_id AND m.touch = d.touch AND m.status = 'sent')", "bool"),
-        ("COALESCE(d.rule_action, -1)", "int"),
-    ], feature_row_sql("d.feature_row", "d.features", pg), pg)
+    line = csv_line_sql(
+        [
+            ("d.id", "int"),
+            ("d.cart_id", "text"),
+            ("d.decided_at", "time"),
+            ("d.touch", "int"),
+            ("d.policy", "text"),
+            ("d.action", "int"),
+            ("d.action_propensity", "float"),
+            (
+                "EXISTS (SELECT 1 FROM messages m WHERE m.cart_id = d.cart_id AND m.touch = d.touch AND m.status = 'sent')",
+                "bool",
+            ),
+            ("COALESCE(d.rule_action, -1)", "int"),
+        ],
+        feature_row_sql("d.feature_row", "d.features", pg),
+        pg,
+    )
     sql = f"""
-        SELECT {line}, {_as_text('d.allowed_actions', pg)}
+        SELECT {line}, {_as_text("d.allowed_actions", pg)}
         FROM decisions d
-        WHERE NOT d.stop AND d.action IS NOT NULL {'AND d.decided_at < :until' if until else ''}
+        WHERE NOT d.stop AND d.action IS NOT NULL {"AND d.decided_at < :until" if until else ""}
         ORDER BY d.id
     """
-    reader = ColumnReader(["decision_id:int", "cart_id:text", "decided_at:time", "touch:int", "policy:text", "action:int",
-                           "propensity:float", "sent:bool", "rule_action:int"], json_lists=("allowed_actions",))
+    reader = ColumnReader(
+        [
+            "decision_id:int",
+            "cart_id:text",
+            "decided_at:time",
+            "touch:int",
+            "policy:text",
+            "action:int",
+            "propensity:float",
+            "sent:bool",
+            "rule_action:int",
+        ],
+        json_lists=("allowed_actions",),
+    )
     columns = reader.read(engine, *_statement(sql, until))
     cart = pd.Index(ended["cart_id"]).get_indexer(columns["cart_id"])
     ended_journey = cart >= 0
     cart = cart[ended_journey]
-    ordered = ["decision_id", "cart_id", "decided_at", "touch", "policy", *FEATURES.names, "action", "propensity",
-               "allowed_actions", "sent", "rule_action"]
+    ordered = [
+        "decision_id",
+        "cart_id",
+        "decided_at",
+        "touch",
+        "policy",
+        *FEATURES.names,
+        "action",
+        "propensity",
+        "allowed_actions",
+        "sent",
+        "rule_action",
+    ]
     frame = {name: columns.pop(name)[ended_journey] for name in dict.fromkeys(ordered)}  # `touch` is a feature too
     frame["cart_id"], frame["policy"] = _objects(ended["cart_id"][cart]), _objects(frame["policy"])
     recovered_at = ended["recovered_at"][cart]
@@ -131,15 +183,17 @@ def _labels(engine: Engine, until: datetime | None) -> pd.DataFrame:
     """One label per cart: the shopper's survey answer when there is one, else the recovery's."""
     pg = engine.dialect.name == "postgresql"
     snapshot = f"COALESCE({_first_decision_row(pg)}, {feature_row_sql('c.feature_row', 'c.features', pg)})"
-    line = csv_line_sql([("l.cart_id", "text"), ("l.recorded_at", "time"), ("l.reason", "text"), ("l.source", "text")], snapshot, pg)
+    line = csv_line_sql(
+        [("l.cart_id", "text"), ("l.recorded_at", "time"), ("l.reason", "text"), ("l.source", "text")], snapshot, pg
+    )
     sql = f"""
         SELECT {line}
         FROM reason_labels l JOIN carts c ON c.id = l.cart_id
         WHERE NOT EXISTS (
             SELECT 1 FROM reason_labels answer
             WHERE answer.cart_id = l.cart_id AND answer.source = 'survey' AND l.source <> 'survey'
-            {'AND answer.recorded_at < :until' if until else ''}
-        ) {'AND l.recorded_at < :until' if until else ''}
+            {"AND answer.recorded_at < :until" if until else ""}
+        ) {"AND l.recorded_at < :until" if until else ""}
         ORDER BY l.recorded_at, l.cart_id
     """
     reader = ColumnReader(["cart_id:text", "labelled_at:time", "label:text", "label_source:text"])
@@ -170,77 +224,3 @@ def _statement(sql: str, until: datetime | None):
         return statement, {}
     # SQLite compares the stored text: the bound value must be UTC in the same format
     return statement.bindparams(bindparam("until", type_=DateTime())), {"until": utc(until)}
-
-
-RATE_DAYS = 14  # per-day rates over this many recent days estimate when a model can activate
-
-
-def data_facts(session: Session, kind: str, now: datetime) -> DataFacts:
-    """What the database says about `kind`'s data and training at `now` (see DataFacts).
-
-    Counts are over journeys that ended; rates over the last RATE_DAYS days, or fewer when the
-    data is younger. `quality_fell`: the newest training after the active version's promotion
-    evaluated the active version on newer data and recorded ``metrics["active_quality_fell"]``."""
-    if kind not in MODEL_KINDS:
-        raise ValueError(f"unknown model kind {kind!r}: one of {', '.join(MODEL_KINDS)}")
-    since = now - timedelta(days=RATE_DAYS)
-    recent = case((col(Cart.abandoned_at) >= since, 1), else_=0)
-    recovered = case((Outcome.status == "recovered", 1), else_=0)
-    first, carts, recent_carts, conversions, recent_conversions = session.exec(
-        select(
-            func.min(Cart.abandoned_at), func.count(), func.coalesce(func.sum(recent), 0),
-            func.coalesce(func.sum(recovered), 0), func.coalesce(func.sum(recent * recovered), 0),
-        )
-        .select_from(Outcome)
-        .join(Cart, col(Cart.id) == col(Outcome.cart_id))
-        .where(col(Cart.abandoned_at).is_not(None))
-    ).one()
-    labels, recent_labels = session.exec(
-        select(func.count(func.distinct(ReasonLabel.cart_id)), func.count(func.distinct(
-            case((col(ReasonLabel.recorded_at) >= since, ReasonLabel.cart_id), else_=None)
-        )))
-    ).one()
-    first = utc(first)
-    span = RATE_DAYS if first is None else max(1.0, min(RATE_DAYS, (now - first).total_seconds() / 86400))
-    last_decision = session.exec(select(Decision.decided_at).order_by(col(Decision.id).desc()).limit(1)).first()
-    return DataFacts(
-        first_abandoned_at=first,
-        last_decision_at=utc(last_decision),
-        carts=int(carts),
-        conversions=int(conversions),
-        labels=int(labels),
-        carts_per_day=int(recent_carts) / span,
-        conversions_per_day=int(recent_conversions) / span,
-        labels_per_day=int(recent_labels) / span,
-        **_training_facts(session, kind),
-    )
-
-
-def _training_facts(session: Session, kind: str) -> dict:
-    rows = session.exec(
-        select(ModelVersion.id, ModelVersion.version, ModelVersion.status, ModelVersion.created_at,
-               ModelVersion.promoted_at, ModelVersion.note, ModelVersion.metrics)
-        .where(ModelVersion.kind == kind)
-        .order_by(col(ModelVersion.id).desc())
-    ).all()
-    # A run that completed but skipped this kind (no labels yet, say) still ran: training is not
-    # overdue for a kind just because there was nothing to fit it on.
-    any_run = session.exec(select(func.max(ModelVersion.created_at)).where(ModelVersion.status != "failed")).one()
-    if not rows:
-        return {"last_training_at": utc(any_run)} if any_run else {}
-    latest = rows[0]
-    completed = [row for row in rows if row.status != "failed"]
-    active = next((row for row in rows if row.status == "active"), None)
-    newest = completed[0] if completed else None
-    fell = (
-        active is not None and newest is not None and newest.id != active.id
-        and utc(newest.created_at) >= utc(active.promoted_at or active.created_at)
-        and bool((newest.metrics or {}).get("active_quality_fell"))
-    )
-    return {
-        "last_training_at": utc(any_run) if any_run else None,
-        "last_training_ok": latest.status != "failed",
-        "last_failure": latest.note if latest.status == "failed" else None,
-        "active_version": active.version if active else None,
-        "quality_fell": fell,
-    }

@@ -1,0 +1,66 @@
+"""Tables of the service itself: webhook receipts, the clock's anchor, API keys and browser sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+
+class WebhookReceipt(SQLModel, table=True):
+    """Dedupe of platform deliveries, written in the same transaction as what the delivery stored.
+    A repeated delivery stores nothing again but re-sends `actions` (the journey signals, all
+    idempotent), so a retry after a Temporal outage repairs the journeys."""
+
+    __tablename__ = "webhook_receipts"
+
+    id: str = Field(primary_key=True, max_length=600)  # platform:shop:delivery id
+    topic: str = Field(max_length=100)
+    received_at: datetime
+    result: str = Field(max_length=200)
+    actions: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ServiceClock(SQLModel, table=True):
+    """Anchor of the service clock shared by API processes (see services/core/clock.py)."""
+
+    __tablename__ = "service_clock"
+
+    id: int = Field(default=1, primary_key=True)
+    anchor_real: float
+    anchor_virtual: float
+    scale: float
+
+
+class ApiKey(SQLModel, table=True):
+    """A key for the API and the web pages. Only the SHA-256 of the key is kept: keys are 32 random
+    bytes, not passwords, so a fast hash cannot be brute-forced and bcrypt/argon2 would only add
+    latency to every request."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=10)  # viewer, editor, admin
+    key_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=8)  # shown in lists so people can tell keys apart
+    created_at: datetime
+    created_by: str = Field(max_length=200)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class WebSession(SQLModel, table=True):
+    """A browser sign-in. `id` is the SHA-256 of the cookie's token, so a database read does not
+    give anyone a usable cookie. Sessions of the bootstrap key have no key_id and are tied to a
+    fingerprint of CR_ADMIN_API_KEY, so changing that setting ends them."""
+
+    __tablename__ = "web_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)
+    key_id: int | None = Field(default=None, foreign_key="api_keys.id", index=True)
+    bootstrap_fingerprint: str | None = Field(default=None, max_length=64)
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None

@@ -1,0 +1,188 @@
+"""The planner's view of a cart (services/model_ops/plan_context.py) on SQLite and PostgreSQL: traffic
+source, the customer's events in the feature window and per-channel engagement on earlier carts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session
+
+from channel_models.learning.features import snapshot
+from services.core.events import CartEvent, Contact, OrderEvent
+from services.core.settings import Settings
+from services.ingest.intake import store_event
+from services.model_ops.plan_context import build_plan_context
+from services.store.carts import cart_key
+from services.store.tables import Cart, Decision, Message, Outcome
+
+SHOP = "ctx-shop"
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+CFG = Settings(
+    _env_file=None,
+    feature_window_days=30,
+    email_url="mailto://localhost?to={to}",
+    email_from="s@example.com",
+    shop_address="1 Road",
+    secret_key="k" * 32,
+)
+
+
+def add_cart(engine, token, at, *, customer="cust-1", source=None, abandoned=True) -> str:
+    event = CartEvent(
+        cart_id=token,
+        contact=Contact(customer_id=customer, email=f"{customer}@example.com"),
+        total_value=Decimal("20"),
+        source=source,
+    )
+    store_event(engine, CFG, SHOP, "generic", event, at)
+    key = cart_key(SHOP, token)
+    with Session(engine) as session:
+        cart = session.get(Cart, key)
+        cart.abandoned_at = at + timedelta(minutes=30) if abandoned else None
+        session.add(cart)
+        session.commit()
+    return key
+
+
+def add_order(engine, token, order_id, placed, value="15.00", customer="cust-1") -> None:
+    event = OrderEvent(
+        order_id=order_id,
+        cart_id=token,
+        contact=Contact(customer_id=customer),
+        total_value=Decimal(value),
+        placed_at=placed,
+    )
+    store_event(engine, CFG, SHOP, "generic", event, placed)
+
+
+def add_message(engine, key, touch, channel, *, status="sent", clicked=None) -> None:
+    with Session(engine) as session:
+        decision = Decision(
+            cart_id=key,
+            touch=touch,
+            decided_at=NOW - 10 * DAY,
+            policy="t",
+            channel=channel,
+            reason="price",
+            reason_confidence=0.5,
+            propensity=0.2,
+            bucket="Low",
+        )
+        session.add(decision)
+        session.flush()
+        session.add(
+            Message(
+                idempotency_key=f"{key}/{touch}",
+                cart_id=key,
+                decision_id=decision.id,
+                touch=touch,
+                channel=channel,
+                status=status,
+                created_at=NOW - 10 * DAY,
+                sent_at=NOW - 10 * DAY,
+                clicked_at=clicked,
+            )
+        )
+        session.commit()
+
+
+def recovered_by(engine, key, channel) -> None:
+    with Session(engine) as session:
+        session.add(Outcome(cart_id=key, status="recovered", attributed_channel=channel, recorded_at=NOW - 5 * DAY))
+        session.commit()
+
+
+def context(engine, key, now=NOW):
+    with Session(engine) as session:
+        cart = session.get(Cart, key)
+        return build_plan_context(
+            session, CFG, cart, touch=1, max_touches=3, now=now, abandoned_at=now, deadline=now + 5 * DAY
+        )
+
+
+@pytest.fixture
+def history(engine):
+    """cust-1: an old cart (outside the 30-day window), two recent ones, and this one."""
+    old = add_cart(engine, "old", NOW - 200 * DAY)
+    add_order(engine, "old", "o-old", NOW - 199 * DAY, "100.00")
+    recent = add_cart(engine, "recent", NOW - 12 * DAY)
+    add_message(engine, recent, 1, "email", clicked=NOW - 11 * DAY)
+    add_message(engine, recent, 2, "sms")
+    add_message(engine, recent, 3, "push", status="skipped")
+    add_order(engine, "recent", "o-recent", NOW - 9 * DAY, "40.00")
+    recovered_by(engine, recent, "email")
+    other = add_cart(engine, "other", NOW - 3 * DAY)
+    add_message(engine, other, 1, "email")
+    add_message(engine, other, 2, "email", clicked=NOW - 2 * DAY)
+    recovered_by(engine, other, "sms")
+    add_cart(engine, "someone-else", NOW - DAY, customer="cust-2")
+    add_message(engine, cart_key(SHOP, "someone-else"), 1, "email", clicked=NOW)
+    this = add_cart(engine, "this", NOW - timedelta(hours=1), source="Google / CPC", abandoned=False)
+    return {"old": old, "recent": recent, "other": other, "this": this}
+
+
+def test_source_and_window_come_from_the_cart_and_settings(history, engine):
+    ctx = context(engine, history["this"])
+    assert ctx.source == "Google / CPC"
+    assert ctx.feature_window_days == 30
+    assert snapshot(ctx)["source"] == "paid"
+
+
+def test_customer_events_are_earlier_carts_and_orders_in_the_window_oldest_first(history, engine):
+    ctx = context(engine, history["this"])
+    assert ctx.customer_events == (
+        NOW - 12 * DAY,
+        NOW - 9 * DAY,
+        NOW - 3 * DAY,
+    )  # not this cart, nothing older than 30 days
+    assert (ctx.orders, ctx.total_spent, ctx.previous_abandonments) == (2, 140.0, 3)  # all-time history
+    record = snapshot(ctx)
+    assert (record["frequency"], record["recency_days"], record["mean_gap_days"]) == (3, 3.0, 4.5)
+
+
+def test_engagement_counts_sent_clicked_and_recovered_per_channel_on_earlier_carts(history, engine):
+    ctx = context(engine, history["this"])
+    assert ctx.engagement == {"email": (3, 2, 1), "sms": (1, 0, 1)}  # the skipped push never went out
+    record = snapshot(ctx)
+    assert (record["email_sent"], record["email_clicked"], record["email_recovered"]) == (3, 2, 1)
+    assert (record["push_sent"], record["retargeting_clicked"]) == (0, 0)
+
+
+def test_the_window_moves_with_now(history, engine):
+    ctx = context(engine, history["this"], now=NOW + 25 * DAY)
+    assert ctx.customer_events == (NOW - 3 * DAY,)
+    assert ctx.engagement == {"email": (2, 1, 0), "sms": (0, 0, 1)}
+
+
+def test_a_guest_cart_has_no_history(engine):
+    event = CartEvent(cart_id="guest", total_value=Decimal("5"), source="newsletter")
+    store_event(engine, CFG, SHOP, "generic", event, NOW)
+    ctx = context(engine, cart_key(SHOP, "guest"))
+    assert (ctx.customer_events, ctx.engagement, ctx.orders, ctx.source) == ((), {}, 0, "newsletter")
+
+
+def statements_for(engine, key) -> int:
+    from sqlalchemy import event
+
+    seen = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        context(engine, key)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+def test_the_history_costs_the_same_queries_however_long_it_is(history, engine):
+    """plan_touch runs on every touch: the customer's past must not cost a query per cart."""
+    before = statements_for(engine, history["this"])
+    for i in range(6):
+        key = add_cart(engine, f"more-{i}", NOW - (i + 4) * DAY)
+        add_message(engine, key, 1, "push", clicked=NOW - DAY)
+        add_order(engine, f"more-{i}", f"o-more-{i}", NOW - (i + 4) * DAY + timedelta(hours=2))
+    assert context(engine, history["this"]).engagement["push"] == (6, 6, 0)
+    assert statements_for(engine, history["this"]) == before <= 14

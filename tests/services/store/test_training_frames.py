@@ -1,0 +1,170 @@
+"""The training frames loaded from the database (SQLite, PostgreSQL): columns, dtypes, rewards, labels, cut-offs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sqlmodel import Session
+
+from channel_models.learning.features import encode_frame, encode_row
+from services.store.frames.training_data import load_frames
+from services.store.tables import Decision
+from tests.utils.training_journeys import FEATURE_COLUMNS, T0, H, key
+
+
+def test_decisions_frame_has_the_contract_schema(journeys):
+    decisions = load_frames(journeys).decisions
+    expected = [
+        "decision_id",
+        "cart_id",
+        "decided_at",
+        "touch",
+        "policy",
+        *[c for c in FEATURE_COLUMNS if c != "touch"],
+        "action",
+        "propensity",
+        "allowed_actions",
+        "sent",
+        "rule_action",
+        "value",
+        "reward",
+    ]
+    assert list(decisions.columns) == expected
+    assert str(decisions["decided_at"].dtype) == "datetime64[ns, UTC]"
+    assert decisions["reward"].dtype == np.float64
+    assert decisions["sent"].dtype == bool
+    assert decisions["action"].dtype.kind == "i"
+    assert decisions["decision_id"].dtype.kind == "i"
+    row = decisions.iloc[0]
+    assert (row["cart_id"], row["decided_at"], row["touch"], row["policy"]) == (
+        key("a"),
+        pd.Timestamp(T0),
+        1,
+        "rules-v1+explore",
+    )
+    assert (row["action"], row["propensity"], row["allowed_actions"], row["value"]) == (3, 0.75, [3, 5], 12.5)
+    assert decisions["rule_action"].dtype.kind == "i"
+    shadows = dict(zip(decisions["decision_id"], decisions["rule_action"]))
+    assert shadows[row["decision_id"]] == 5
+    assert sorted(set(shadows.values())) == [-1, 5]  # -1: none recorded
+
+
+def test_rewards_follow_when_the_order_was_placed(journeys):
+    decisions = load_frames(journeys).decisions
+    rewards = {
+        (cart_id[0], touch): reward
+        for cart_id, touch, reward in decisions[["cart_id", "touch", "reward"]].itertuples(index=False)
+    }
+    assert rewards == {
+        ("a", 1): 1.0,
+        ("a", 2): 1.0,  # recovered after both
+        ("b", 1): 1.0,
+        ("b", 2): 0.0,  # placed before touch 2 was decided
+        ("c", 1): 0.0,
+        ("f", 1): 0.0,
+        ("g", 1): 1.0,  # placed_at is implausible: the arrival, after the decision, counts
+    }
+    sent = {(c[0], t): s for c, t, s in decisions[["cart_id", "touch", "sent"]].itertuples(index=False)}
+    assert sent[("a", 1)]
+    assert not sent[("a", 2)]
+    assert sent[("b", 2)]
+
+
+def test_decision_features_round_trip_to_the_same_encoding(journeys):
+    """What training encodes from the frame is what the planner encoded from the snapshot."""
+    decisions = load_frames(journeys).decisions
+    with Session(journeys) as s:
+        features = {d: s.get(Decision, d).features for d in decisions["decision_id"]}
+    online = np.vstack([encode_row(features[d]) for d in decisions["decision_id"]]).astype(np.float32)
+    assert np.array_equal(encode_frame(decisions), online)
+    assert decisions.loc[decisions["cart_id"] == key("a"), "cart_value"].tolist() == [10.0, 1.0]
+    assert decisions["previous_channels"].tolist()[1] == ["email"]
+
+
+def test_carts_frame_one_row_per_ended_journey_with_its_snapshot(journeys):
+    carts = load_frames(journeys).carts
+    assert list(carts.columns) == [
+        "cart_id",
+        "abandoned_at",
+        *FEATURE_COLUMNS,
+        "holdout",
+        "touches_sent",
+        "recovered",
+        "value",
+    ]
+    assert str(carts["abandoned_at"].dtype) == "datetime64[ns, UTC]"
+    rows = {
+        c[0]: (v, h, t, r)
+        for c, v, h, t, r in carts[["cart_id", "cart_value", "holdout", "touches_sent", "recovered"]].itertuples(
+            index=False
+        )
+    }
+    assert rows == {
+        "a": (10.0, False, 1, True),
+        "b": (20.0, False, 2, True),
+        "c": (30.0, False, 1, False),
+        "d": (40.0, True, 0, True),
+        "f": (60.0, False, 1, False),
+        "g": (70.0, False, 1, True),
+    }  # e has no outcome yet; h has no snapshot at all
+    assert carts.loc[carts["cart_id"] == key("a"), "value"].item() == 12.5
+
+
+def test_labels_one_per_cart_the_survey_first(journeys):
+    labels = load_frames(journeys).labels
+    assert list(labels.columns) == ["cart_id", "labelled_at", *FEATURE_COLUMNS, "label", "label_source"]
+    rows = {
+        c[0]: (label, source, value)
+        for c, label, source, value in labels[["cart_id", "label", "label_source", "cart_value"]].itertuples(
+            index=False
+        )
+    }
+    assert rows == {
+        "a": ("shipping_cost", "survey", 10.0),
+        "c": ("indecision", "recovered_message", 1.0),
+        "d": ("technical", "survey", 40.0),
+    }  # c: its touch-1 decision's snapshot; d: the abandonment one
+    assert labels.loc[labels["cart_id"] == key("a"), "labelled_at"].item() == pd.Timestamp(T0 + 40 * H)
+
+
+def test_until_cuts_every_frame_at_that_time(journeys):
+    frames = load_frames(journeys, until=T0 + 20 * H)
+    assert sorted((c[0], t) for c, t in frames.decisions[["cart_id", "touch"]].itertuples(index=False)) == [
+        ("a", 1),
+        ("b", 1),
+        ("c", 1),
+        ("f", 1),
+        ("g", 1),
+    ]
+    assert len(frames.carts) == 6  # all abandoned at T0
+    # the survey answer for a came later: the recovery's label stands until then; c's came later too
+    assert {c[0]: label for c, label in frames.labels[["cart_id", "label"]].itertuples(index=False)} == {
+        "d": "technical"
+    }
+    frames = load_frames(journeys, until=T0 + 35 * H)
+    assert {c[0]: label for c, label in frames.labels[["cart_id", "label"]].itertuples(index=False)} == {
+        "a": "price",
+        "d": "technical",
+    }
+
+
+def test_an_empty_database_gives_empty_frames_with_the_columns(engine):
+    frames = load_frames(engine)
+    assert len(frames.decisions) == len(frames.carts) == len(frames.labels) == 0
+    assert "reward" in frames.decisions
+    assert "recovered" in frames.carts
+    assert "label" in frames.labels
+    assert str(frames.decisions["decided_at"].dtype) == "datetime64[ns, UTC]"
+    assert encode_frame(frames.carts).shape[0] == 0
+
+
+def test_frames_have_the_simulators_columns_and_dtypes(journeys):
+    """Training cannot tell recorded data from simulated data (docs/MODELS.md, Frames)."""
+    from channel_models.simulator.result import SimulationResult
+
+    loaded, simulated = load_frames(journeys), SimulationResult()
+    for name in ("decisions", "carts", "labels"):
+        db, sim = getattr(loaded, name), getattr(simulated, name)
+        assert list(db.columns) == list(sim.columns), name
+        typed = [c for c in sim.columns if c not in FEATURE_COLUMNS]
+        assert {c: str(db[c].dtype) for c in typed} == {c: str(sim[c].dtype) for c in typed}, name

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: builders, sinks, the CLI in its own process."""
