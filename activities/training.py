@@ -27,8 +27,9 @@ from temporalio import activity
 from temporalio.service import RPCError
 
 from channel_models.learning.training import Candidate, train_models
-from channel_models.registry import Thresholds, dump_artifact, library_versions
+from channel_models.registry.artifacts import dump_artifact, library_versions
 from channel_models.registry.model_set import ModelSet
+from channel_models.registry.model_status import Thresholds
 from channel_models.vocabulary import MODEL_KINDS
 from services.core.clock import service_now
 from services.core.settings import Settings

@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 from bench.model_logs import write_logs  # noqa: E402
 from channel_models.learning.training import train_models  # noqa: E402
 from channel_models.policy import Planner  # noqa: E402
-from channel_models.registry import Thresholds  # noqa: E402
 from channel_models.registry.model_set import LoadedModel, ModelSet  # noqa: E402
+from channel_models.registry.model_status import Thresholds  # noqa: E402
 from channel_models.simulator import SyntheticShop, run_journeys  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
 
@@ -45,7 +45,7 @@ OPEN = Thresholds(min_days=0, min_carts=0, min_conversions=0, min_labels=0, over
 
 def retrain_in_this_process(path: str) -> None:
     """Step 2 (run as `bench/models.py --retrain-only DB`): the retraining activity's work."""
-    from channel_models.registry import dump_artifact
+    from channel_models.registry.artifacts import dump_artifact
     from services.store.frames.training_data import load_frames
 
     def clock():

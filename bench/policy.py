@@ -158,8 +158,8 @@ def in_process(args) -> None:
 
     from channel_models.learning.training import train_models
     from channel_models.policy import Planner
-    from channel_models.registry import Thresholds
     from channel_models.registry.model_set import LoadedModel, ModelSet
+    from channel_models.registry.model_status import Thresholds
     from channel_models.simulator import run_journeys
 
     started = time.monotonic()

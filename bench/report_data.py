@@ -20,12 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from channel_models import vocabulary
+
 START = np.datetime64("2025-06-01T00:00:00", "us")
 SHOPS = np.array(["shop-1", "shop-2", "shop-3", "shop-4"])
 SHOP_PLATFORM = np.array(["shopify", "shopify", "generic", "shopify"])
-REASONS = np.array(["shipping_cost", "price", "indecision", "technical", "other"])
-BUCKETS = np.array(["Very low", "Low", "Moderate", "High", "Very high"])
-CHANNELS = np.array(["email", "sms", "push", "retargeting"])
+REASONS = np.array(vocabulary.REASONS)
+BUCKETS = np.array(vocabulary.BUCKETS)
+CHANNELS = np.array(vocabulary.CHANNELS)
 CHANNEL_BY_TOUCH = {1: [0.85, 0.05, 0.10, 0.0], 2: [0.60, 0.20, 0.10, 0.10], 3: [0.40, 0.15, 0.10, 0.35]}
 
 

@@ -145,7 +145,7 @@ def _skip_foreign_key_triggers(raw, cursor) -> None:
 
 def _existing_indexes(engine) -> list:
     """The named secondary indexes of the four bulk-loaded tables that this database has (an
-    index may be for one dialect only: see Index.ddl_if in services/store/tables.py)."""
+    index may be for one dialect only: see Index.ddl_if in services/store/tables/commerce.py)."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             present = set(conn.execute(text("SELECT indexname FROM pg_indexes")).scalars())

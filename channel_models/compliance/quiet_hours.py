@@ -24,7 +24,6 @@ import holidays
 
 from channel_models.compliance.rule_packs import WEEKDAYS, ChannelRule, channel_rule
 
-UTC = UTC
 MAX_HOLD_DAYS = 14  # a pack leaves at least one weekday open, holidays never fill two weeks
 
 # ISO 3166-2 departments the holidays package only knows by their region code: Bas-Rhin and

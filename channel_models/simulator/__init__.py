@@ -5,7 +5,7 @@ the recovery workflow's loop with any planner; ``oracle_policy(shop)`` reads the
 ceiling); ``cartrecovery simulate`` and the closed-loop bench post the same shoppers as webhooks
 (``webhook_events``) and ask the truth how each one answers a message (``order_after_message``).
 
-Ground truth (numbers in channel_models/simulator/truth.py and _sim_shop.py; keep them in step)
+Ground truth (numbers in channel_models/simulator/truth.py, shop.py and world.py; keep them in step)
 ----------------------------------------------------------------------------------------
 Observable - what the service sees:
 

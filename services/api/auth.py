@@ -83,9 +83,6 @@ def principal_for_session(engine: Engine, settings: Settings, token: str) -> Pri
         return Principal(key.name, key.role, key.id, "session")
 
 
-# --- CSRF --------------------------------------------------------------------------------------
-
-
 # --- dependencies ------------------------------------------------------------------------------
 
 

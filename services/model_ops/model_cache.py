@@ -25,8 +25,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from channel_models.policy import Planner
-from channel_models.registry import StatusReport, load_artifact
+from channel_models.registry.artifacts import load_artifact
 from channel_models.registry.model_set import LoadedModel, ModelSet
+from channel_models.registry.model_status import StatusReport
 from channel_models.vocabulary import MODEL_KINDS
 from services.core.clock import service_now
 from services.core.settings import Settings

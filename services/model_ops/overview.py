@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from channel_models.registry import StatusReport, Thresholds, model_status
+from channel_models.registry.model_status import StatusReport, Thresholds, model_status
 from channel_models.vocabulary import MODEL_KINDS
 from services.core.clock import service_now
 from services.core.settings import Settings

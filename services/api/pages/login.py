@@ -1,5 +1,5 @@
 """Browser sign-in for the web pages: GET/POST /login with an API key, POST /logout.
-The session and CSRF scheme is described in services/api/auth.py."""
+The session and CSRF scheme is described in services/api/sessions.py."""
 
 from __future__ import annotations
 

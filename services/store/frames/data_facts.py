@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
-# the status types live in channel_models.registry's light half (no skops import for the store)
 from channel_models.learning.frames import RATE_DAYS
 from channel_models.registry.model_status import DataFacts
 from channel_models.vocabulary import MODEL_KINDS

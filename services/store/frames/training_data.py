@@ -1,9 +1,9 @@
-"""The training frames (docs/MODELS.md, "Frames") from the recorded journeys, and the
-data facts behind each model's status.
+"""The training frames (docs/MODELS.md, "Frames") from the recorded journeys (the data facts
+behind each model's status are in data_facts.py).
 
 Only journeys that ended count: a cart still waiting for its order has no reward yet. Each row
 comes back from the database as one CSV line with its flat feature row, read in chunks into
-columns (services/store/frames/feature_rows.py and frame_columns.py say why and how): a million
+columns (services/store/frames/feature_rows.py and columns.py say why and how): a million
 decisions load in seconds, in well under 1.5 GB (docs/PERFORMANCE.md).
 
 Reward of a decision: 1.0 when its cart was recovered by an order placed at or after the decision.
@@ -28,7 +28,6 @@ import pandas as pd
 from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.engine import Engine
 
-# the status types live in channel_models.registry's light half (no skops import for the store)
 from services.core.clock import utc
 from services.store.frames.columns import ColumnReader, csv_line_sql
 from services.store.frames.feature_rows import FEATURES, feature_row_sql

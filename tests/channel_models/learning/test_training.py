@@ -16,7 +16,8 @@ from channel_models.actions import ACTIONS
 from channel_models.learning.features import SIGNALS, encode_frame
 from channel_models.learning.frames import label_features, time_split
 from channel_models.learning.training import train_models
-from channel_models.registry import DataFacts, Thresholds, dump_artifact, load_artifact
+from channel_models.registry.artifacts import dump_artifact, load_artifact
+from channel_models.registry.model_status import DataFacts, Thresholds
 from channel_models.vocabulary import BUCKETS, CHANNELS, REASONS
 
 START = pd.Timestamp("2025-03-01", tz="UTC")

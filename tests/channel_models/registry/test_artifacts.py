@@ -7,7 +7,7 @@ import skops.io as sio
 import channel_models.registry.artifacts as artifacts
 from channel_models.learning.propensity_model import PropensityModel
 from channel_models.learning.reason_model import ReasonClassifier
-from channel_models.registry import (
+from channel_models.registry.artifacts import (
     ArtifactError,
     ArtifactIntegrityError,
     UntrustedArtifactError,

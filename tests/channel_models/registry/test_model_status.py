@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from channel_models.registry import ACTIVE, ALERT, LEARNING, DataFacts, Thresholds, model_status
+from channel_models.registry.model_status import ACTIVE, ALERT, LEARNING, DataFacts, Thresholds, model_status
 from channel_models.vocabulary import MODEL_KINDS
 from services.core.settings import Settings
 

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session
 
 from channel_models.learning.propensity_model import PropensityModel
-from channel_models.registry import dump_artifact, library_versions
+from channel_models.registry.artifacts import dump_artifact, library_versions
 from services.core.settings import Settings
 from services.model_ops.model_cache import CachedPlanner, ModelCache
 from services.store.model_versions import record_failure, record_version
