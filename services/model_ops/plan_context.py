@@ -13,7 +13,7 @@ from channel_models.vocabulary import CHANNELS, CONTACTS_FOR
 from services.core.clock import utc
 from services.core.contacts import phone_whereabouts
 from services.core.settings import Settings
-from services.store.customers import contacts_of, current_consent
+from services.store.customers import contacts_of, effective_consent
 from services.store.tables import BehaviorSignalRow, Cart, Customer, Message, Order, Outcome
 from services.store.tables import Contact as ContactRow
 
@@ -35,7 +35,7 @@ def build_plan_context(
     if cart.customer_id:
         history = customer_history(session, cart, now, settings.feature_window_days)
         contacts = contacts_of(session, cart.customer_id)
-        consent = current_consent(session, cart.customer_id)
+        consent = effective_consent(session, cart.customer_id, contacts)
         for channel, kinds in CONTACTS_FOR.items():
             reachability[channel] = Reachability(
                 captured=any(k in contacts for k in kinds),

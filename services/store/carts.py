@@ -115,7 +115,7 @@ def store_order(
     existing = session.exec(select(Order).where(Order.shop == shop, Order.order_id == event.order_id)).first()
     if existing is not None:
         return OrderMatch(existing.id, _open_cart_key(session, existing.cart_id), True)
-    customer_id = upsert_customer(session, shop, event.contact, now, region)
+    customer_id = upsert_customer(session, shop, event.contact, now, region, order=True)
     cart = _cart_by_tokens(session, shop, [event.cart_id, *event.alt_cart_ids])
     if cart is None and customer_id is not None:
         cart = _recent_cart_of(session, customer_id, now - window)

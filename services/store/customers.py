@@ -52,16 +52,42 @@ def find_customer_id(session: Session, shop: str, contact: ContactIn, region: st
     return None
 
 
+def _guest_id(session: Session, shop: str, contacts: dict[str, tuple[str, str]]) -> str | None:
+    for kind in ("email", "phone"):
+        if kind in contacts:
+            found = run(session, prepared.guest_by_contact, shop=shop, kind=kind, normalized=contacts[kind][1]).scalar()
+            if found:
+                return found
+    return None
+
+
 def find_customer(session: Session, shop: str, contact: ContactIn, region: str) -> Customer | None:
     customer_id = find_customer_id(session, shop, contact, region)
     return session.get(Customer, customer_id) if customer_id else None
 
 
-def upsert_customer(session: Session, shop: str, contact: ContactIn, now: datetime, region: str) -> str | None:
+def upsert_customer(
+    session: Session, shop: str, contact: ContactIn, now: datetime, region: str, *, order: bool = False
+) -> str | None:
     """Find or create the customer an event is about, store what it tells us, return the id.
-    None for an anonymous event (no customer id and no usable contact)."""
+    None for an anonymous event (no customer id and no usable contact).
+
+    Who is who (README, "Who is who"): a platform customer id is the identity - found by it, else a
+    new customer, never by a contact detail. Without one the event is a guest's: the guest holding
+    its e-mail (else its phone) is the same guest and learns what the event says; a contact that only
+    identified customers hold gives a new guest, so a stranger's checkout never renames them, never
+    changes their contacts and never supersedes their journeys. An ``order`` (a completed purchase,
+    not a typed-in checkout) may still be matched to such a customer, to convert their cart, but
+    writes nothing on them."""
     contacts = normalized_contacts(contact, region)
-    customer_id = find_customer_id(session, shop, contact, region, contacts)
+    writable = True
+    if contact.customer_id:
+        customer_id = run(session, prepared.customer_by_external, shop=shop, external_id=contact.customer_id).scalar()
+    else:
+        customer_id = _guest_id(session, shop, contacts)
+        if customer_id is None and order:
+            customer_id = find_customer_id(session, shop, contact, region, contacts)
+            writable = customer_id is None
     fields = {
         "external_id": contact.customer_id or None,
         "first_name": contact.first_name or None,
@@ -75,6 +101,8 @@ def upsert_customer(session: Session, shop: str, contact: ContactIn, now: dateti
             return None
         customer_id = uuid.uuid4().hex
         run(session, prepared.insert_customer, id=customer_id, shop=shop, created_at=now, erased_at=None, **fields)
+    elif not writable:
+        return customer_id
     elif any(fields.values()):
         run(session, prepared.update_customer, customer_id=customer_id, **{f"new_{k}": v for k, v in fields.items()})
     for kind, (value, normalized) in contacts.items():
@@ -99,6 +127,42 @@ def current_consent(session: Session, customer_id: str) -> dict[str, ConsentReco
     for row in rows:
         latest[row.channel] = row
     return latest
+
+
+# A revocation follows the address: channel -> the contact whose other holders' revocations apply.
+REVOKED_WITH = {"email": "email", "sms": "phone"}
+
+
+def effective_consent(session: Session, customer_id: str, contacts: dict[str, Contact]) -> dict[str, ConsentRecord]:
+    """The customer's own latest consent per channel, unless another customer holding the same
+    e-mail (or phone) has that channel revoked: a revocation counts for everyone holding the
+    address, a grant only for the customer it was recorded for (README, "Who is who"). So a
+    stranger's checkout can neither lift an unsubscribe nor be messaged at an address that
+    unsubscribed, until the customer who revoked grants again."""
+    consent = current_consent(session, customer_id)
+    for channel, kind in REVOKED_WITH.items():
+        held = contacts.get(kind)
+        if held is None:
+            continue
+        others: dict[str, ConsentRecord] = {}
+        rows = session.exec(
+            select(ConsentRecord)
+            .join(Contact, col(Contact.customer_id) == col(ConsentRecord.customer_id))
+            .where(
+                Contact.shop == held.shop,
+                Contact.kind == kind,
+                Contact.normalized == held.normalized,
+                ConsentRecord.channel == channel,
+                ConsentRecord.customer_id != customer_id,
+            )
+            .order_by(col(ConsentRecord.id))
+        )
+        for row in rows:
+            others[row.customer_id] = row
+        revoked = [row for row in others.values() if row.state == "revoked"]
+        if revoked and (channel not in consent or consent[channel].state != "revoked"):
+            consent[channel] = revoked[0]
+    return consent
 
 
 def record_consents(session: Session, customer_id: str, changes: list[ConsentChange], now: datetime) -> int:

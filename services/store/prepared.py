@@ -46,6 +46,22 @@ def customer_by_contact(_d):
     )
 
 
+def guest_by_contact(_d):
+    """A customer without a platform customer id (a guest) holding this contact."""
+    t, c = Contact.__table__, Customer.__table__
+    return (
+        select(t.c.customer_id)
+        .join(c, c.c.id == t.c.customer_id)
+        .where(
+            t.c.shop == bindparam("shop"),
+            t.c.kind == bindparam("kind"),
+            t.c.normalized == bindparam("normalized"),
+            c.c.external_id.is_(None),
+        )
+        .limit(1)
+    )
+
+
 def insert_customer(d):
     return d.insert(Customer.__table__)
 
