@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
+from services.api.page_headers import PageHeaders
 from services.api.pages import STATIC_DIR, dashboard, login
 from services.api.pages import templates as template_pages
 from services.api.pages.access import PageAccessDenied, page_access_denied
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
     app.include_router(template_pages.router)
     app.exception_handler(PageAccessDenied)(page_access_denied)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(PageHeaders)
 
     @app.get("/healthz", tags=["health"], summary="Database and workflow engine reachable")
     async def healthz() -> JSONResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -36,3 +38,13 @@ async def sign_in(page, base: str, key: str, target: str) -> None:
     await page.fill("#api_key", key)
     await page.click("button[type=submit]")
     await page.wait_for_url(f"{base}{target}*")
+
+
+async def until(page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is true. Playwright's wait_for_function evaluates its
+    predicate with eval(), which the pages' Content-Security-Policy forbids; page.evaluate does not."""
+    deadline = time.monotonic() + timeout
+    while not await page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        await asyncio.sleep(0.05)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.utils.browser import create_key, screenshot, sign_in
+from tests.utils.browser import create_key, screenshot, sign_in, until
 
 pytestmark = pytest.mark.e2e
 
@@ -27,8 +27,8 @@ async def test_editor_edits_previews_validates_saves_and_rolls_back(web, page):
     source = page.locator("textarea[data-file='sms/price.txt']")
     before = await renders(page)
     await source.fill("{{ shop.name }}: your cart is waiting, {{ cart.recovery_url }} - BROWSER-EDIT {{ sms_opt_out }}")
-    await page.wait_for_function(f"Number(document.querySelector('#preview').dataset.renders) > {before}")
-    await page.wait_for_function("document.querySelector('#preview-sms').textContent.includes('BROWSER-EDIT')")
+    await until(page, f"Number(document.querySelector('#preview').dataset.renders) > {before}")
+    await until(page, "document.querySelector('#preview-sms').textContent.includes('BROWSER-EDIT')")
     assert "segment" in await page.inner_text("#sms-count")
     await screenshot(page, "editor-live-preview")
 
