@@ -14,6 +14,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from channel_models.vocabulary import CHANNELS
 
+# The bootstrap admin key opens everything: long enough to be out of reach of guessing even at the
+# rate a client could try keys, and not a padded word ("aaaa...", "0123456789...").
+MIN_ADMIN_KEY_LENGTH = 32
+MIN_ADMIN_KEY_DISTINCT = 12
+
+
+def strong_enough(key: str) -> bool:
+    return len(key) >= MIN_ADMIN_KEY_LENGTH and len(set(key)) >= MIN_ADMIN_KEY_DISTINCT
+
 
 class ConfigurationError(Exception):
     """A setting that would make the service unsafe or unusable."""
@@ -172,8 +181,11 @@ class Settings(BaseSettings):
         problems = []
         if not self.shopify_webhook_secret and not self.webhook_secret:
             problems.append("set CR_SHOPIFY_WEBHOOK_SECRET and/or CR_WEBHOOK_SECRET: unsigned webhooks are refused")
-        if self.admin_api_key and len(self.admin_api_key) < 16:
-            problems.append("CR_ADMIN_API_KEY must be at least 16 characters")
+        if self.admin_api_key and not strong_enough(self.admin_api_key):
+            problems.append(
+                f"CR_ADMIN_API_KEY must be at least {MIN_ADMIN_KEY_LENGTH} characters, {MIN_ADMIN_KEY_DISTINCT} of"
+                " them different (make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         if self.email_url and not self.email_from:
             problems.append("CR_EMAIL_FROM is required when CR_EMAIL_URL is set")
         if self.email_url and not self.shop_address:
