@@ -18,7 +18,10 @@ CSRF: services/api/sessions.py.
 from __future__ import annotations
 
 import hmac
+import math
+import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -35,6 +38,7 @@ from services.api.sessions import (
 )
 from services.core.settings import Settings
 from services.store.api_keys import ROLES, find_active_key, find_live_session, now_utc, touch_key
+from services.store.sign_in_guard import clear, locked_for, record_failure
 from services.store.tables import ApiKey
 
 BOOTSTRAP_NAME = "bootstrap admin key"
@@ -62,6 +66,59 @@ def principal_for_key(session: Session, settings: Settings, key: str) -> Princip
     touch_key(session, row, now_utc())
     session.commit()
     return Principal(row.name, row.role, row.id)
+
+
+# --- brute force -----------------------------------------------------------------------------------
+# A client address, or a key prefix (`cr_<8 hex>_...`), with FAILURES_BEFORE_LOCKOUT failed checks
+# within FAILURE_WINDOW is locked out for LOCKOUT, twice as long each time after, up to
+# LONGEST_LOCKOUT; while locked out no key is checked for it at all, the right one included.
+FAILURES_BEFORE_LOCKOUT = 10
+FAILURE_WINDOW = timedelta(minutes=15)
+LOCKOUT = timedelta(minutes=1)
+LONGEST_LOCKOUT = timedelta(hours=1)
+_KEY_PREFIX = re.compile(r"cr_([0-9a-f]{8})_")
+
+
+def key_subjects(request: Request, key: str) -> list[str]:
+    """Who a key check counts against: the client's address, and the key's prefix when it has one."""
+    subjects = [f"client:{request.client.host if request.client else 'unknown'}"]
+    if (prefix := _KEY_PREFIX.match(key.strip())) is not None:
+        subjects.append(f"prefix:{prefix.group(1)}")
+    return subjects
+
+
+def guarded_principal(
+    session: Session, settings: Settings, subjects: list[str], key: str
+) -> tuple[Principal | None, float]:
+    """(principal, 0) after a check; (None, seconds to wait) while a subject is locked out."""
+    now = now_utc()
+    wait = locked_for(session, subjects, now)
+    if wait > 0:
+        return None, wait
+    principal = principal_for_key(session, settings, key)
+    if principal is None:
+        record_failure(
+            session,
+            subjects,
+            now,
+            threshold=FAILURES_BEFORE_LOCKOUT,
+            window=FAILURE_WINDOW,
+            lockout=LOCKOUT,
+            longest=LONGEST_LOCKOUT,
+        )
+    else:
+        clear(session, subjects)
+    session.commit()
+    return principal, 0.0
+
+
+def too_many_attempts(wait: float) -> HTTPException:
+    seconds = max(1, math.ceil(wait))
+    return HTTPException(
+        429,
+        f"too many failed key checks from here or for this key; try again in {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
 
 
 # --- the session cookie ------------------------------------------------------------------------
@@ -96,11 +153,13 @@ async def authenticate(
                 401, "missing API key: send 'Authorization: Bearer <key>'", headers={"WWW-Authenticate": "Bearer"}
             )
 
-        def check() -> Principal | None:
+        def check() -> tuple[Principal | None, float]:
             with Session(engine) as session:
-                return principal_for_key(session, settings, key)
+                return guarded_principal(session, settings, key_subjects(request, key), key)
 
-        principal = await run_in_threadpool(check)
+        principal, wait = await run_in_threadpool(check)
+        if wait > 0:
+            raise too_many_attempts(wait)
         if principal is None:
             raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     else:

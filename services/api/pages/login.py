@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import timedelta
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from services.api.auth import principal_for_key, principal_for_session
+from services.api.auth import guarded_principal, key_subjects, principal_for_session, too_many_attempts
 from services.api.deps import EngineDep, SettingsDep
 from services.api.pages import render_page
 from services.api.pages.access import safe_next
@@ -24,7 +25,8 @@ from services.api.sessions import (
     set_session_cookie,
     verify_csrf,
 )
-from services.store.api_keys import end_session, start_session
+from services.store.api_keys import end_session, now_utc, start_session
+from services.store.sign_in_guard import use_form
 
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
 
@@ -83,22 +85,36 @@ async def login(
             request, settings, target, "The sign-in form expired or did not come from this site; try again.", 403
         )
 
-    def sign_in() -> str | None:
+    def sign_in() -> tuple[str, str | float | None]:
+        """("signed in", token), ("refused", None), ("locked out", seconds) or ("form used", None)."""
         with Session(engine) as session:
-            principal = principal_for_key(session, settings, api_key)
+            if not use_form(session, nonce, now_utc(), timedelta(seconds=LOGIN_FORM_SECONDS)):
+                return "form used", None
+            session.commit()
+            principal, wait = guarded_principal(session, settings, key_subjects(request, api_key), api_key)
+            if wait > 0:
+                return "locked out", wait
             if principal is None:
-                return None
+                return "refused", None
             old = session_token(request)
             if old:  # a new sign-in replaces the old session instead of leaving it alive
                 end_session(session, old)
             fingerprint = bootstrap_fingerprint(settings) if principal.key_id is None else None
             token, _ = start_session(session, key_id=principal.key_id, bootstrap_fingerprint=fingerprint)
             session.commit()
-            return token
+            return "signed in", token
 
-    token = await run_in_threadpool(sign_in)
-    if token is None:
+    outcome, value = await run_in_threadpool(sign_in)
+    if outcome == "form used":
+        return _login_form(request, settings, target, "That sign-in form was already sent once; try again.", 403)
+    if outcome == "locked out":
+        refused = too_many_attempts(float(value or 0))
+        response = _login_form(request, settings, target, str(refused.detail), 429)
+        response.headers.update(refused.headers or {})
+        return response
+    if outcome == "refused":
         return _login_form(request, settings, target, "That key is not valid or has been revoked.", 401)
+    token = str(value)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, settings, token)
     response.delete_cookie(LOGIN_COOKIE, path="/login")

@@ -26,7 +26,14 @@ from services.store.tables.commerce import (
     Outcome,
 )
 from services.store.tables.journey import Decision, Message, MessageTemplate, ModelVersion, ReasonLabel
-from services.store.tables.service import ApiKey, ServiceClock, WebhookReceipt, WebSession
+from services.store.tables.service import (
+    ApiKey,
+    ServiceClock,
+    SignInFailures,
+    UsedSignInForm,
+    WebhookReceipt,
+    WebSession,
+)
 
 __all__ = [
     "ApiKey",
@@ -44,6 +51,8 @@ __all__ = [
     "Outcome",
     "ReasonLabel",
     "ServiceClock",
+    "SignInFailures",
+    "UsedSignInForm",
     "WebSession",
     "WebhookReceipt",
     "saved_id",

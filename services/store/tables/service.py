@@ -64,3 +64,25 @@ class WebSession(SQLModel, table=True):
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+
+
+class SignInFailures(SQLModel, table=True):
+    """Failed key checks of one subject - a client address (`client:<address>`) or a key prefix
+    (`prefix:<8 hex>`) - in the current window, and until when it is locked out."""
+
+    __tablename__ = "sign_in_failures"
+
+    subject: str = Field(primary_key=True, max_length=300)
+    failures: int = 0
+    window_start: datetime
+    lockouts: int = 0  # lockouts so far in a row: each one lasts twice as long as the one before
+    locked_until: datetime | None = None
+
+
+class UsedSignInForm(SQLModel, table=True):
+    """A sign-in form's nonce (its SHA-256), once it has been posted: each form signs in at most once."""
+
+    __tablename__ = "used_sign_in_forms"
+
+    nonce_hash: str = Field(primary_key=True, max_length=64)
+    used_at: datetime = Field(index=True)
