@@ -22,7 +22,7 @@ from services.core.settings import ConfigurationError, Settings
 from services.entrypoints.binaries import installed_binary
 from services.entrypoints.worker import build_worker
 from services.model_ops.retraining import SCHEDULE_ID, ensure_schedule
-from services.store.db import make_engine
+from services.store.db import make_engine, private_file
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ def embedded_temporal(settings: Settings):
             "or CR_TEMPORAL_PORT to start the embedded one elsewhere"
         )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_file(settings.data_dir / "temporal.db")
     log_file = open(settings.data_dir / "temporal.log", "ab")
     process = subprocess.Popen(
         [
