@@ -22,7 +22,7 @@ from services.core.settings import ConfigurationError, Settings
 from services.entrypoints.binaries import installed_binary
 from services.entrypoints.worker import build_worker
 from services.model_ops.retraining import SCHEDULE_ID, ensure_schedule
-from services.store.db import make_engine, private_file
+from services.store.db import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,10 @@ def embedded_temporal(settings: Settings):
             "or CR_TEMPORAL_PORT to start the embedded one elsewhere"
         )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    private_file(settings.data_dir / "temporal.db")
+    # The server creates its schema only when its database file does not exist yet, so the file
+    # is not made here: the server runs with umask 077 and creates it (and its journal) 0600.
+    for existing in settings.data_dir.glob("temporal.db*"):
+        existing.chmod(0o600)
     log_file = open(settings.data_dir / "temporal.log", "ab")
     process = subprocess.Popen(
         [
@@ -74,6 +77,7 @@ def embedded_temporal(settings: Settings):
         stdout=log_file,
         stderr=subprocess.STDOUT,
         preexec_fn=die_with_parent,
+        umask=0o077,
     )
     try:
         deadline = time.monotonic() + 60
