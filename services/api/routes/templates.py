@@ -8,6 +8,8 @@ without storing anything when a template is not fit to send.
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -39,10 +41,14 @@ from services.messaging.templates_store import (
     history,
     list_templates,
 )
+from services.store.api_keys import now_utc
 from services.store.tables import MessageTemplate
+from services.store.test_sends import record_test_send, wait_before_next
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
 Editor = Annotated[Principal, Depends(require_role("editor"))]
+# The test send messages any address: a stolen or careless editor key must not become a mailer.
+TEST_SENDS_PER_HOUR = 10
 MAX_FILES = 10  # a template has at most 3 files; anything more is a mistake or an attack
 
 
@@ -193,19 +199,31 @@ def rollback_to(
 def test_send(
     template_id: int,
     body: TestSendIn,
-    _: Editor,
+    editor: Editor,
     engine: EngineDep,
     settings: SettingsDep,
     delivery: Annotated[Delivery, Depends(get_delivery)],
 ) -> dict[str, Any]:
+    sender = f"key:{editor.key_id}" if editor.key_id is not None else "bootstrap"
     with Session(engine) as session:
         row = _row(session, template_id)
+        wait = wait_before_next(session, sender, now_utc(), limit=TEST_SENDS_PER_HOUR, per=timedelta(hours=1))
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise HTTPException(
+            429,
+            f"at most {TEST_SENDS_PER_HOUR} test messages an hour per key; the next in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
     try:
         recipient, delivered = send_test_message(settings, delivery, row, body.to, body.sample)
     except SendTestRefused as err:
         raise HTTPException(400, str(err)) from err
     except DeliveryError as err:
         raise HTTPException(502, f"the {row.channel} provider refused the test message: {err}") from err
+    with Session(engine) as session:
+        record_test_send(session, sender, now_utc(), keep=timedelta(hours=1))
+        session.commit()
     return {
         "status": "sent",
         "to": recipient,

@@ -28,6 +28,7 @@ from services.store.tables.commerce import (
 from services.store.tables.journey import Decision, Message, MessageTemplate, ModelVersion, ReasonLabel
 from services.store.tables.service import (
     ApiKey,
+    EditorTestSend,
     ServiceClock,
     SignInFailures,
     UsedSignInForm,
@@ -52,6 +53,7 @@ __all__ = [
     "ReasonLabel",
     "ServiceClock",
     "SignInFailures",
+    "EditorTestSend",
     "UsedSignInForm",
     "WebSession",
     "WebhookReceipt",

@@ -86,3 +86,14 @@ class UsedSignInForm(SQLModel, table=True):
 
     nonce_hash: str = Field(primary_key=True, max_length=64)
     used_at: datetime = Field(index=True)
+
+
+class EditorTestSend(SQLModel, table=True):
+    """A test message sent from the template editor, by whom (`key:<id>` or `bootstrap`): the
+    editor may send only so many an hour."""
+
+    __tablename__ = "test_sends"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sender: str = Field(max_length=50, index=True)
+    sent_at: datetime = Field(index=True)
