@@ -42,20 +42,16 @@ def find_customer_id(session: Session, shop: str, contact: ContactIn, region: st
         if found:
             return found
     contacts = normalized_contacts(contact, region) if contacts is None else contacts
-    for kind in ("email", "phone"):
-        if kind in contacts:
-            found = run(
-                session, prepared.customer_by_contact, shop=shop, kind=kind, normalized=contacts[kind][1]
-            ).scalar()
-            if found:
-                return found
-    return None
+    return _by_contact(session, shop, contacts, prepared.customer_by_contact)
 
 
-def _guest_id(session: Session, shop: str, contacts: dict[str, tuple[str, str]]) -> str | None:
+def _by_contact(
+    session: Session, shop: str, contacts: dict[str, tuple[str, str]], statement: prepared.Builder
+) -> str | None:
+    """The first customer `statement` finds by the e-mail, else by the phone number."""
     for kind in ("email", "phone"):
         if kind in contacts:
-            found = run(session, prepared.guest_by_contact, shop=shop, kind=kind, normalized=contacts[kind][1]).scalar()
+            found = run(session, statement, shop=shop, kind=kind, normalized=contacts[kind][1]).scalar()
             if found:
                 return found
     return None
@@ -84,7 +80,7 @@ def upsert_customer(
     if contact.customer_id:
         customer_id = run(session, prepared.customer_by_external, shop=shop, external_id=contact.customer_id).scalar()
     else:
-        customer_id = _guest_id(session, shop, contacts)
+        customer_id = _by_contact(session, shop, contacts, prepared.guest_by_contact)
         if customer_id is None and order:
             customer_id = find_customer_id(session, shop, contact, region, contacts)
             writable = customer_id is None
