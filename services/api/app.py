@@ -31,6 +31,7 @@ from services.api.routes import (
     unsubscribe,
     webhooks,
 )
+from services.api.url_guard import RefuseNulInUrl
 from services.core.events import GenericWebhook
 from services.core.settings import Settings
 from services.ingest.journeys import Journeys
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
     app.exception_handler(PageAccessDenied)(page_access_denied)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(PageHeaders)
+    app.add_middleware(RefuseNulInUrl)
 
     @app.get("/healthz", tags=["health"], summary="Database and workflow engine reachable")
     async def healthz() -> JSONResponse:

@@ -6,11 +6,12 @@ descriptions are the public schema in the OpenAPI document.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.core.bounds import SHOP_PATTERN, Moment
 
 Stage = Literal["cart", "checkout", "shipping", "payment"]
 ConsentChannel = Literal["email", "sms", "push", "retargeting"]
@@ -52,7 +53,7 @@ class ConsentChange(_Event):
         "platform", max_length=100, description="Where the consent came from, e.g. checkout field name."
     )
     evidence: str | None = Field(None, max_length=500, description="What proves it: a field value, a form id, a link.")
-    at: datetime | None = None
+    at: Moment | None = None
 
 
 class Contact(_Event):
@@ -85,8 +86,8 @@ class CartEvent(_Event):
     stage: Stage = "checkout"
     device: str | None = Field(None, max_length=50)
     source: str | None = Field(None, max_length=200, description="Traffic source / referrer.")
-    updated_at: datetime | None = None
-    completed_at: datetime | None = Field(None, description="Set when the checkout became an order.")
+    updated_at: Moment | None = None
+    completed_at: Moment | None = Field(None, description="Set when the checkout became an order.")
     alt_ids: list[str] = Field(default_factory=list, description="Other tokens an order may carry for this cart.")
 
     @field_validator("currency")
@@ -105,7 +106,7 @@ class OrderEvent(_Event):
     contact: Contact = Field(default_factory=Contact)
     currency: str = Field("USD", min_length=3, max_length=3)
     total_value: Money = Decimal("0")
-    placed_at: datetime | None = None
+    placed_at: Moment | None = None
 
 
 class ConsentEvent(_Event):
@@ -122,7 +123,7 @@ class BehaviorSignal(_Event):
     type: Literal["signal"] = "signal"
     cart_id: Token
     kind: SignalKind
-    at: datetime | None = None
+    at: Moment | None = None
 
 
 class PrivacyRequest(_Event):
@@ -155,7 +156,7 @@ class GenericWebhook(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: Token = Field(description="Unique id of this delivery; a repeat with the same id is ignored.")
-    shop: str = Field("default", min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._-]+$")
+    shop: str = Field("default", pattern=SHOP_PATTERN)
     event: GenericEvent
 
 

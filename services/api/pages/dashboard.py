@@ -10,6 +10,7 @@ Stable element ids for browser tests: #report-form, #headline, #chart-rate, #cha
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
@@ -24,6 +25,7 @@ from services.api.auth import Principal
 from services.api.deps import EngineDep, SettingsDep, load_report
 from services.api.pages import render_page
 from services.api.pages.access import require_page_role
+from services.core.bounds import SHOP_PATTERN, within_calendar
 from services.model_ops.overview import models_overview
 from services.reports.headline import headline_rows
 from services.reports.scope import ReportScope
@@ -41,15 +43,29 @@ def _day(value: str, field: str) -> date | None:
         raise ValueError(f"'{field}' must be a date like 2024-05-31, not {value[:40]!r}") from None
 
 
+def _midnight(day: date | None, field: str) -> datetime | None:
+    if day is None:
+        return None
+    try:
+        return within_calendar(datetime.combine(day, time(), UTC))
+    except ValueError as err:
+        raise ValueError(f"'{field}' {err}") from None
+
+
 def scope_from_form(shop: str, since: str, to: str) -> ReportScope:
     """`to` is inclusive, as date pickers read: the report covers carts abandoned until the end of
     that day (UTC). Raises ValueError with a message for the page."""
+    shop = shop.strip()
+    if shop and not re.fullmatch(SHOP_PATTERN, shop):
+        raise ValueError("'shop' may hold only letters, digits, '.', '_' and '-'")
     first, last = _day(since, "from"), _day(to, "to")
     if first and last and first > last:
         raise ValueError("'from' must not be after 'to'")
-    start = datetime.combine(first, time(), UTC) if first else None
-    end = datetime.combine(last + timedelta(days=1), time(), UTC) if last else None
-    return ReportScope(shop.strip() or None, start, end)
+    start = _midnight(first, "from")
+    end = _midnight(last, "to")
+    if end is not None:
+        end += timedelta(days=1)  # cannot overflow: `last` lies within the calendar bounds
+    return ReportScope(shop or None, start, end)
 
 
 def embedded_json(data: dict) -> Markup:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
@@ -23,7 +23,7 @@ from channel_models.vocabulary import BUCKETS, REASONS
 from message_templates import TemplateRenderer
 from message_templates.samples import SAMPLE_LOCALES
 from services.api.auth import Principal
-from services.api.deps import EngineDep, SettingsDep
+from services.api.deps import EngineDep, RowId, SettingsDep, VersionNumber
 from services.api.pages import render_page
 from services.api.pages.access import require_page_role
 from services.messaging.template_choice import variant_report
@@ -76,7 +76,7 @@ def _edit_page(
     request: Request,
     engine,
     settings,
-    template_id: int,
+    template_id: RowId,
     *,
     sources=None,
     errors=(),
@@ -112,9 +112,7 @@ def _edit_page(
 
 
 @router.get("/diff", summary="Diff between two versions")
-def diff_page(
-    request: Request, _: EditorPage, engine: EngineDep, a: Annotated[int, Query()], b: Annotated[int, Query()]
-) -> Response:
+def diff_page(request: Request, _: EditorPage, engine: EngineDep, a: VersionNumber, b: VersionNumber) -> Response:
     with Session(engine) as session:
         old, new = _row(session, a), _row(session, b)
         text = diff(old, new)
@@ -122,13 +120,15 @@ def diff_page(
 
 
 @router.get("/{template_id}/edit", summary="The editor")
-def edit_page(request: Request, template_id: int, _: EditorPage, engine: EngineDep, settings: SettingsDep) -> Response:
+def edit_page(
+    request: Request, template_id: RowId, _: EditorPage, engine: EngineDep, settings: SettingsDep
+) -> Response:
     return _edit_page(request, engine, settings, template_id)
 
 
 @router.post("/{template_id}/edit", summary="Save a new version from the editor form")
 async def save_from_form(
-    request: Request, template_id: int, principal: EditorPage, engine: EngineDep, settings: SettingsDep, form: Form
+    request: Request, template_id: RowId, principal: EditorPage, engine: EngineDep, settings: SettingsDep, form: Form
 ) -> Response:
     def save() -> Response:
         with Session(engine) as session:
@@ -179,7 +179,7 @@ async def save_from_form(
 
 @router.post("/{template_id}/rollback", summary="Roll back to this version (a new active version)")
 async def rollback_from_form(
-    request: Request, template_id: int, principal: EditorPage, engine: EngineDep, settings: SettingsDep
+    request: Request, template_id: RowId, principal: EditorPage, engine: EngineDep, settings: SettingsDep
 ) -> Response:
     def roll() -> Response:
         with Session(engine) as session:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from services.api.auth import Principal, require_role
-from services.api.deps import EngineDep
+from services.api.deps import EngineDep, RowId
 from services.store.api_keys import create_key, list_keys, revoke_key
 from services.store.tables import ApiKey
 
@@ -65,7 +65,7 @@ async def get_keys(engine: EngineDep, _principal: AdminPrincipal) -> list[KeyPub
 
 
 @router.delete("/{key_id}", summary="Revoke a key at once, with every browser session signed in with it")
-async def delete_key(engine: EngineDep, _principal: AdminPrincipal, key_id: int) -> KeyPublic:
+async def delete_key(engine: EngineDep, _principal: AdminPrincipal, key_id: RowId) -> KeyPublic:
     def revoke() -> KeyPublic | None:
         with Session(engine) as session:
             row = revoke_key(session, key_id)

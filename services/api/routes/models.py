@@ -30,8 +30,8 @@ TEMPORAL_TIMEOUT_S = 5
 UNAVAILABLE = (RPCError, asyncio.TimeoutError, ConnectionError, RuntimeError)
 
 
-def get_retraining(request: Request) -> Retraining:
-    journeys = get_journeys(request)  # 503 while the workflow engine is not connected
+async def get_retraining(request: Request) -> Retraining:
+    journeys = await get_journeys(request)  # 503 while the workflow engine is not connected
     retraining = getattr(request.app.state, "retraining", None)
     if retraining is None or retraining.client is not journeys.client:
         retraining = request.app.state.retraining = Retraining(journeys.client, request.app.state.settings)

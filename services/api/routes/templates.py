@@ -12,7 +12,7 @@ import math
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -20,7 +20,7 @@ from sqlmodel import Session
 from channel_models.vocabulary import Channel
 from message_templates import TemplateRenderer
 from services.api.auth import Principal, require_role
-from services.api.deps import EngineDep, SettingsDep
+from services.api.deps import EngineDep, RowId, SettingsDep, VersionNumber
 from services.messaging.delivery import Delivery, DeliveryError
 from services.messaging.template_choice import variant_report
 from services.messaging.template_editor import (
@@ -145,9 +145,7 @@ def preview_sources(body: PreviewIn, _: Editor, settings: SettingsDep) -> dict[s
 
 
 @router.get("/diff", summary="Unified diff between two versions")
-def diff_versions(
-    _: Editor, engine: EngineDep, a: Annotated[int, Query()], b: Annotated[int, Query()]
-) -> dict[str, Any]:
+def diff_versions(_: Editor, engine: EngineDep, a: VersionNumber, b: VersionNumber) -> dict[str, Any]:
     with Session(engine) as session:
         old, new = _row(session, a), _row(session, b)
         if (old.channel, old.reason) != (new.channel, new.reason):
@@ -156,14 +154,14 @@ def diff_versions(
 
 
 @router.get("/{template_id}", summary="One version with its sources and its variants' results")
-def get_one(template_id: int, _: Editor, engine: EngineDep) -> dict[str, Any]:
+def get_one(template_id: RowId, _: Editor, engine: EngineDep) -> dict[str, Any]:
     with Session(engine) as session:
         row = _row(session, template_id)
         return template_json(row) | {"variants": variant_report(session, row)}
 
 
 @router.get("/{template_id}/history", summary="Every version of this template, newest first")
-def get_history(template_id: int, _: Editor, engine: EngineDep) -> dict[str, Any]:
+def get_history(template_id: RowId, _: Editor, engine: EngineDep) -> dict[str, Any]:
     with Session(engine) as session:
         return {"versions": [template_json(r, sources=False) for r in history(session, _row(session, template_id))]}
 
@@ -172,7 +170,7 @@ def get_history(template_id: int, _: Editor, engine: EngineDep) -> dict[str, Any
     "/{template_id}/rollback", status_code=201, summary="Make a new active version with this version's sources"
 )
 def rollback_to(
-    template_id: int, principal: Editor, engine: EngineDep, settings: SettingsDep, body: RollbackIn | None = None
+    template_id: RowId, principal: Editor, engine: EngineDep, settings: SettingsDep, body: RollbackIn | None = None
 ) -> Any:
     with Session(engine) as session:
         old = _row(session, template_id)
@@ -197,7 +195,7 @@ def rollback_to(
     "/{template_id}/test-send", summary="Send this version, rendered with a sample and marked [TEST], to yourself"
 )
 def test_send(
-    template_id: int,
+    template_id: RowId,
     body: TestSendIn,
     editor: Editor,
     engine: EngineDep,

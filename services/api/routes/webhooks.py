@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import re
 from typing import Annotated, Any
@@ -20,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from temporalio.service import RPCError
 
 from services.api.deps import ClockDep, EngineDep, JourneysDep, SettingsDep
+from services.core.bounds import BodyError, load_json
 from services.core.clock import service_now
 from services.core.events import GenericWebhook, Ignored
 from services.core.signing import generic_signature_valid, shopify_hmac_valid
@@ -160,12 +160,13 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def parse_json(body: bytes):
+    """400 for a body that is not JSON at all, 422 naming the field for one that breaks a bound."""
     try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise HTTPException(400, "malformed JSON: body is not UTF-8") from None
-    except json.JSONDecodeError as err:
-        raise HTTPException(400, f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+        return load_json(body)
+    except BodyError as err:
+        if err.malformed:
+            raise HTTPException(400, err.message) from None
+        raise HTTPException(422, [{"field": err.field, "message": err.message}]) from None
 
 
 def validation_detail(err: PayloadError) -> list[dict]:

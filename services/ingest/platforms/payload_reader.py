@@ -14,12 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from services.core.bounds import Moment
 from services.core.events import Money
 
 Built = tuple[type[BaseModel], dict[str, Any]]  # which canonical model, and the values for it
 
 _MONEY: TypeAdapter = TypeAdapter(Money)
-_DATETIME: TypeAdapter = TypeAdapter(datetime)
+_MOMENT: TypeAdapter = TypeAdapter(Moment)
 
 
 def join(where: str, key: str | int) -> str:
@@ -115,9 +116,9 @@ class PayloadReader:
         if value is None or value == "":
             return None
         try:
-            return _DATETIME.validate_python(value)
-        except ValidationError:
-            self.fail(join(where, key), "must be an ISO 8601 date-time")
+            return _MOMENT.validate_python(value)
+        except ValidationError as exc:
+            self.fail(join(where, key), _moment_message(exc))
             return None
 
     def currency(self, data: dict, key: str, where: str = "") -> str | None:
@@ -126,3 +127,10 @@ class PayloadReader:
             self.fail(join(where, key), "must be a 3-letter ISO 4217 code")
             return None
         return value
+
+
+def _moment_message(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    if error["type"] == "value_error":  # parsed, but outside the calendar bounds
+        return str(error["ctx"]["error"])
+    return "must be an ISO 8601 date-time"
