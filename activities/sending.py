@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from channel_models.compliance.send_window import send_now_problem
 from channel_models.vocabulary import CONTACTS_FOR
-from message_templates import RenderedMessage, TemplateRenderer
+from message_templates import RenderedMessage, TemplateError, TemplateRenderer
 from services.core.clock import from_ts, utc
 from services.core.contacts import audience_hash
 from services.core.settings import Settings
@@ -31,7 +31,7 @@ from services.model_ops.plan_context import build_plan_context
 from services.store.customers import contacts_of
 from services.store.tables import Cart, Contact, Customer, Decision, Message, MessageTemplate, saved_id
 from workflows import contracts
-from workflows.types import SendRequest, SendResult
+from workflows.types import INVALID_RECIPIENT, RENDER_FAILED, SendRequest, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,16 @@ class SendingActivities(contracts.SendingActivities):
             customer = session.get(Customer, cart.customer_id) if cart.customer_id else None
             contacts = contacts_of(session, cart.customer_id) if cart.customer_id else {}
             unsubscribe = self._unsubscribe_url(customer, channel)  # one link for body and headers
-            rendered, stored = self._render(
-                session, cart, customer, contacts, decision, channel, req.idempotency_key, unsubscribe
-            )
+            try:
+                rendered, stored = self._render(
+                    session, cart, customer, contacts, decision, channel, req.idempotency_key, unsubscribe
+                )
+            except TemplateError as err:  # retrying renders the same failure: record it, let the journey move on
+                message.status, message.handed_over_at = "failed", None
+                message.provider_result = f"not rendered: {err.message}"[:1000]
+                self._save(session, message)
+                log.error("touch %s of cart %s not rendered: %s", req.touch, cart.id, err.message)
+                raise ApplicationError(message.provider_result, type=RENDER_FAILED, non_retryable=True) from None
             recipient = self._recipient(channel, contacts)
             if message.handed_over_at is not None:  # an earlier attempt died inside the provider call
                 message.uncertain_resends += 1
@@ -121,7 +128,7 @@ class SendingActivities(contracts.SendingActivities):
                     message.status, message.handed_over_at = "failed", None
                     self._save(session, message)
                     raise ApplicationError(
-                        f"{channel} recipient refused: {err}", type="InvalidRecipient", non_retryable=True
+                        f"{channel} recipient refused: {err}", type=INVALID_RECIPIENT, non_retryable=True
                     ) from err
                 self._save(session, message)
                 raise
@@ -174,7 +181,7 @@ class SendingActivities(contracts.SendingActivities):
             recipient = contacts[kind].normalized if channel != "push" else contacts[kind].value
             if recipient:
                 return recipient
-        raise ApplicationError(f"no {channel} recipient on file", type="InvalidRecipient", non_retryable=True)
+        raise ApplicationError(f"no {channel} recipient on file", type=INVALID_RECIPIENT, non_retryable=True)
 
     @staticmethod
     def _headers(channel: str, unsubscribe: str) -> dict[str, str]:

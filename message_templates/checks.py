@@ -26,14 +26,17 @@ from jinja2 import BaseLoader, TemplateSyntaxError, meta, nodes
 
 from channel_models.vocabulary import INCENTIVES as INCENTIVE_KINDS
 from channel_models.vocabulary import REASONS
+from message_templates.context_limits import LONGEST_NAME, MAX_CART_LINES
 from message_templates.message import TemplateError
 from message_templates.renderer import FALLBACK_REASON, MAX_SOURCE_CHARS, TemplateRenderer, source_names
 from message_templates.samples import sample_context
 from message_templates.sandbox import TemplateSandbox
 
 INCENTIVES = (None, *INCENTIVE_KINDS)
-# Worst cases for length and encoding: a long name, one that forces UCS-2 SMS, none at all.
-FIRST_NAMES = ("Maximiliana-Alexandra Christodoulou", "Zoë", None)
+# Worst cases for length and encoding: the longest name a message shows, one that forces UCS-2 SMS,
+# none at all; one item, and the biggest cart the webhooks admit with every text at its longest.
+FIRST_NAMES = (LONGEST_NAME, "Zoë", None)
+CART_SIZES = (1, MAX_CART_LINES)
 CONTEXT_NAMES = frozenset(
     {"shop", "customer", "cart", "reason", "touch", "bucket", "incentive", "unsubscribe_url", "sms_opt_out", "audience"}
 )
@@ -53,20 +56,27 @@ class Sample:
 
     def context(self) -> dict[str, Any]:
         return sample_context(
-            self.reason, self.incentive, self.first_name, self.items, self.returning, touch=self.touch
+            self.reason,
+            self.incentive,
+            self.first_name,
+            self.items,
+            self.returning,
+            touch=self.touch,
+            longest=self.items > 1,
         )
 
     def describe(self) -> str:
         name = f"first name {self.first_name!r}" if self.first_name else "no first name"
         return (
             f"reason {self.reason}, incentive {self.incentive or 'none'}, {name}, "
-            f"{'returning' if self.returning else 'first-time'} customer, touch {self.touch}, {self.items} item(s)"
+            f"{'returning' if self.returning else 'first-time'} customer, touch {self.touch}, "
+            + ("1 item" if self.items == 1 else f"{self.items} items with the longest titles")
         )
 
 
 def worst_case_samples(reason: str) -> Iterator[Sample]:
     reasons = REASONS if reason == FALLBACK_REASON else (reason,)
-    for combination in itertools.product(reasons, INCENTIVES, FIRST_NAMES, (False, True), (1, 2), (1, 5)):
+    for combination in itertools.product(reasons, INCENTIVES, FIRST_NAMES, (False, True), (1, 2), CART_SIZES):
         yield Sample(*combination)
 
 

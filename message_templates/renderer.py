@@ -21,11 +21,12 @@ Context. Every channel gets the same full context, and with StrictUndefined temp
 only these keys (dicts are read with dots: ``cart.items``, ``item.title``)::
 
     shop:      {name: str, address: str (postal, one line), support_url: str | None}
-    customer:  {first_name: str | None, is_returning: bool}
+    customer:  {first_name: str | None (None also when longer than 40 characters), is_returning: bool}
     cart:      {items: [{title, variant_title: str | None, quantity: int,
                          price: str, line_total: str, image_url: str | None}],
                 total: str (plain decimal, e.g. "199.00"), currency: str (ISO 4217),
-                item_count: int (sum of quantities), recovery_url: str}
+                item_count: int (sum of quantities), line_count: int (lines in the cart;
+                `items` lists at most the first 10), recovery_url: str}
     reason:    str (shipping_cost | price | indecision | technical | other)
     touch:     int (1-based touch number)
     bucket:    str (Very low | Low | Moderate | High | Very high)

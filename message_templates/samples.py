@@ -7,6 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 from channel_models.vocabulary import BUCKETS
+from message_templates.context_limits import (
+    LONGEST_NAME,
+    MAX_IMAGE_URL_CHARS,
+    MAX_ITEM_TEXT_CHARS,
+    MAX_ITEMS_SHOWN,
+)
 
 # (title, variant, quantity, unit price, image)
 _CATALOGUE: tuple[tuple[str, str | None, int, str, str | None], ...] = (
@@ -23,6 +29,13 @@ _INCENTIVES: dict[str, dict[str, Any]] = {
 }
 
 
+_LONGEST_IMAGE = ("https://cdn.acme-outfitters.example/p/" + "x" * MAX_IMAGE_URL_CHARS)[:MAX_IMAGE_URL_CHARS]
+
+
+def _longest(text: str) -> str:
+    return (text + " " + "Extra-long product wording " * 40)[:MAX_ITEM_TEXT_CHARS]
+
+
 def _sha256(value: str) -> str:
     return hashlib.sha256(value.strip().lower().encode()).hexdigest()
 
@@ -35,17 +48,23 @@ def sample_context(
     returning: bool = False,
     *,
     touch: int = 1,
+    longest: bool = False,
 ) -> dict[str, Any]:
     """Build the full context every template receives (see renderer.py for the keys).
 
     ``incentive`` is None, an incentive kind ("free_shipping" / "discount") or a ready dict.
-    ``items`` picks that many products (the catalogue repeats past five).
+    ``items`` picks that many products (the catalogue repeats past five); a message lists at most
+    MAX_ITEMS_SHOWN of them, as at send time. ``longest``: every title, variant and image URL as long
+    as the webhooks admit, and the largest quantity - the worst case for a message's size.
     """
     if isinstance(incentive, str):
         incentive = dict(_INCENTIVES[incentive])
     lines: list[dict[str, Any]] = []
-    for index in range(items):
+    for index in range(min(items, MAX_ITEMS_SHOWN)):
         title, variant, quantity, price, image = _CATALOGUE[index % len(_CATALOGUE)]
+        if longest:
+            title, variant = _longest(title), _longest(variant or "Size")
+            image, quantity, price = _LONGEST_IMAGE, 99_999, "99999.99"
         lines.append(
             {
                 "title": title,
@@ -68,7 +87,8 @@ def sample_context(
             "items": lines,
             "total": f"{total:.2f}",
             "currency": "USD",
-            "item_count": sum(line["quantity"] for line in lines),
+            "item_count": sum(line["quantity"] for line in lines) + max(0, items - len(lines)),
+            "line_count": items,
             "recovery_url": "https://acme-outfitters.example/cart/recover/8f3k2?token=c29b7e",
         },
         "reason": reason,
@@ -104,17 +124,23 @@ def preview_context(
     *,
     first_name: bool = True,
     touch: int = 1,
+    longest: bool = False,
 ) -> dict[str, Any]:
     """The editor's live-preview sample. ``incentive="auto"`` grants what the cold-start planner
     would for this reason and bucket: none for shoppers likely to return anyway (High, Very high),
-    free shipping for shipping-cost hesitation, a discount for price."""
+    free shipping for shipping-cost hesitation, a discount for price. ``longest``: the worst case the
+    webhooks admit (the longest name a message shows, every item text at its longest)."""
     if bucket not in BUCKETS:
         raise ValueError(f"unknown bucket {bucket!r}; expected one of {', '.join(BUCKETS)}")
     if incentive == "auto":
         likely_back = bucket in ("High", "Very high")
         incentive = None if likely_back else {"shipping_cost": "free_shipping", "price": "discount"}.get(reason)
     name, currency = SAMPLE_LOCALES.get(locale, SAMPLE_LOCALES["en"])
-    context = sample_context(reason, incentive, name if first_name else None, items, returning, touch=touch)
+    if longest:
+        name = LONGEST_NAME
+    context = sample_context(
+        reason, incentive, name if first_name else None, items, returning, touch=touch, longest=longest
+    )
     context["bucket"] = bucket
     context["cart"]["currency"] = currency
     return context

@@ -24,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from channel_models.holdout import in_holdout
     from workflows.contracts import PlanningActivities, RecordingActivities, SendingActivities
     from workflows.types import (
+        INVALID_RECIPIENT,
+        RENDER_FAILED,
         AbandonmentRecord,
         CartUpdated,
         ConsentChanged,
@@ -48,7 +50,7 @@ SEND_OPTIONS: dict[str, Any] = dict(
         initial_interval=timedelta(seconds=2),
         backoff_coefficient=2.0,
         maximum_interval=timedelta(minutes=2),
-        non_retryable_error_types=["InvalidRecipient"],
+        non_retryable_error_types=[INVALID_RECIPIENT],
     ),
 )
 RECORD_OPTIONS: dict[str, Any] = dict(
@@ -179,10 +181,13 @@ class CartRecoveryWorkflow:
                 **SEND_OPTIONS,
             )
         except ActivityError as err:
+            # Refused, unrenderable, or still failing when its hour of retries ran out: this touch
+            # failed, and the journey goes on to re-plan it and, in the end, record its outcome.
             cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == "InvalidRecipient":
-                return "failed"
-            raise
+            kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+            if kind not in (INVALID_RECIPIENT, RENDER_FAILED):
+                workflow.logger.warning("touch %s failed after its retries: %s", touch, kind)
+            return "failed"
         if result.status in ("sent", "already_sent"):
             self._touches_sent.append((touch, self._now()))
             return "sent"

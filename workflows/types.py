@@ -99,6 +99,12 @@ class SendRequest:
     clock: ClockSpec | None = None  # to tell the time the message really leaves (retries run later)
 
 
+# ApplicationError types send_touch fails with for good (not retried): the journey records the touch
+# as failed and re-plans it without that channel.
+INVALID_RECIPIENT = "InvalidRecipient"  # no usable recipient, or the provider refused it
+RENDER_FAILED = "RenderFailed"  # the message cannot be rendered for this cart
+
+
 @dataclass
 class SendResult:
     status: str  # "sent", "already_sent", "skipped"

@@ -1,4 +1,5 @@
-"""Normalising contact data: e-mail with email-validator, phone numbers with phonenumbers (E.164).
+"""Normalising contact data: e-mail with email-validator (and apprise's own check), phone numbers with
+phonenumbers (E.164).
 
 Retargeting audiences only ever receive `audience_hash` of these normalised values (SHA-256 hex, the
 form ad platforms ask for), never the values themselves.
@@ -9,19 +10,24 @@ from __future__ import annotations
 import hashlib
 
 import phonenumbers
+from apprise.utils.parse import is_email  # the check apprise applies before it sends
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import timezone
 
 
 def normalize_email(raw: str | None) -> str | None:
-    """Lower-cased, syntax-checked address, or None when it is not a usable address."""
+    """The address as we can send to it - lower-cased, syntax-checked, an internationalised domain
+    in its ASCII (IDNA) form - or None when it is not one the mailer can deliver to: a non-ASCII
+    local part needs SMTPUTF8, which apprise's e-mail service does not speak, so such an address is
+    treated as no address rather than accepted and dropped at send time."""
     if not raw:
         return None
     try:
         result = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError:
         return None
-    return result.normalized.lower()
+    address = (result.ascii_email or "").lower()
+    return address if address and is_email(address) else None
 
 
 def normalize_phone(raw: str | None, default_region: str = "US") -> str | None:

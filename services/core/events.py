@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from message_templates.context_limits import MAX_CART_LINES, MAX_IMAGE_URL_CHARS, MAX_ITEM_TEXT_CHARS
 from services.core.bounds import SHOP_PATTERN, Moment
 
 Stage = Literal["cart", "checkout", "shipping", "payment"]
@@ -37,13 +38,13 @@ class _Event(BaseModel):
 
 
 class LineItem(_Event):
-    title: str = Field(max_length=500)
+    title: str = Field(max_length=MAX_ITEM_TEXT_CHARS)
     quantity: int = Field(1, ge=1, le=100_000)
     price: Money = Decimal("0")
-    variant_title: str | None = Field(None, max_length=500)
+    variant_title: str | None = Field(None, max_length=MAX_ITEM_TEXT_CHARS)
     sku: str | None = Field(None, max_length=255)
     product_id: str | None = Field(None, max_length=255)
-    image_url: str | None = Field(None, max_length=2000)
+    image_url: str | None = Field(None, max_length=MAX_IMAGE_URL_CHARS)
 
 
 class ConsentChange(_Event):
@@ -81,7 +82,7 @@ class CartEvent(_Event):
     consents: list[ConsentChange] = Field(default_factory=list)
     currency: str = Field("USD", min_length=3, max_length=3)
     total_value: Money = Decimal("0")
-    items: list[LineItem] = Field(default_factory=list, max_length=500)
+    items: list[LineItem] = Field(default_factory=list, max_length=MAX_CART_LINES)
     recovery_url: str | None = Field(None, max_length=4000)
     stage: Stage = "checkout"
     device: str | None = Field(None, max_length=50)

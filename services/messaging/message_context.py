@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from message_templates.context_limits import lines_for_message, name_for_message
 from services.core.contacts import audience_hash
 from services.core.settings import Settings
 from services.messaging.click_links import click_url
@@ -41,7 +42,7 @@ def build_message_context(
     unsubscribe_url: str,
 ) -> dict:
     items = []
-    for item in cart.items:
+    for item in lines_for_message(cart.items):
         price = Decimal(str(item.get("price", "0")))
         quantity = int(item.get("quantity", 1))
         items.append(
@@ -62,12 +63,16 @@ def build_message_context(
             "address": settings.shop_address,
             "support_url": settings.support_url or None,
         },
-        "customer": {"first_name": customer.first_name if customer else None, "is_returning": returning},
+        "customer": {
+            "first_name": name_for_message(customer.first_name if customer else None),
+            "is_returning": returning,
+        },
         "cart": {
             "items": items,
             "total": money(cart.value_cents),
             "currency": cart.currency,
-            "item_count": sum(i["quantity"] for i in items),
+            "item_count": sum(int(item.get("quantity", 1)) for item in cart.items),
+            "line_count": len(cart.items),
             "recovery_url": cart_link(settings, cart, decision.touch),
         },
         "reason": decision.reason,

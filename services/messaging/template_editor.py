@@ -15,6 +15,7 @@ from sqlmodel import Session
 from channel_models.vocabulary import BUCKETS, REASONS
 from message_templates import RenderedMessage, TemplateError, TemplateRenderer
 from message_templates.checks import check_sources, parse_problems
+from message_templates.context_limits import MAX_CART_LINES
 from message_templates.renderer import source_names
 from message_templates.samples import preview_context
 from message_templates.validation import MAX_PUSH_BODY_CHARS, MAX_PUSH_TITLE_CHARS, sms_segments
@@ -36,7 +37,8 @@ class Sample(BaseModel):
 
     reason: Reason | None = Field(None, description="defaults to the template's reason")
     bucket: Bucket = "Moderate"
-    items: int = Field(2, ge=1, le=20)
+    items: int = Field(2, ge=1, le=MAX_CART_LINES)
+    longest: bool = Field(False, description="every name and item text as long as the webhooks admit")
     returning: bool = False
     locale: str = Field("en", pattern=LOCALE_PATTERN)
     incentive: Literal["auto", "none", "free_shipping", "discount"] = "auto"
@@ -109,6 +111,7 @@ def sample_context(settings: Settings, sample: Sample, template_reason: str) -> 
         incentive,
         first_name=sample.first_name,
         touch=sample.touch,
+        longest=sample.longest,
     )
     # The merchant's own name and address where configured: the preview is of their e-mail.
     if settings.shop_address:

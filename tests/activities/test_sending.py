@@ -13,6 +13,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.sending import SendingActivities
+from message_templates import TemplateError, TemplateRenderer
+from message_templates.checks import MAX_EMAIL_HTML_BYTES
+from message_templates.context_limits import MAX_CART_LINES, MAX_IMAGE_URL_CHARS, MAX_ITEM_TEXT_CHARS, MAX_ITEMS_SHOWN
+from message_templates.validation import MAX_SUBJECT_CHARS
 from services.core.events import CartEvent, ConsentChange, ConsentEvent, Contact, LineItem
 from services.core.settings import Settings
 from services.ingest.intake import store_event
@@ -21,7 +25,7 @@ from services.messaging.delivery import DeliveryError
 from services.store.carts import cart_key
 from services.store.tables import Decision, Message
 from tests.utils.doubles import FakeDelivery
-from workflows.types import SendRequest
+from workflows.types import RENDER_FAILED, SendRequest
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 SHOP = "send-shop"
@@ -40,13 +44,13 @@ def settings(tmp_path) -> Settings:
     )
 
 
-def cart_with_decision(engine, cfg, channel="email", consents=()) -> tuple[str, int]:
+def cart_with_decision(engine, cfg, channel="email", consents=(), first_name="Ada", items=None) -> tuple[str, int]:
     event = CartEvent(
         cart_id="c-1",
-        contact=Contact(customer_id="cust-1", email="Ada@Example.com", phone="+1 201 555 0123", first_name="Ada"),
+        contact=Contact(customer_id="cust-1", email="Ada@Example.com", phone="+1 201 555 0123", first_name=first_name),
         consents=list(consents),
         total_value=Decimal("42.00"),
-        items=[LineItem(title="Teapot", quantity=1, price=Decimal("42.00"))],
+        items=items or [LineItem(title="Teapot", quantity=1, price=Decimal("42.00"))],
         recovery_url="https://shop.example/recover/c-1",
     )
     store_event(engine, cfg, SHOP, "generic", event, NOW)
@@ -225,3 +229,58 @@ def test_a_retry_judges_quiet_hours_by_when_it_runs_not_when_it_was_scheduled(sq
     assert result.status == "skipped"
     assert "held" in result.detail
     assert delivery.sent == []
+
+
+class BrokenRenderer(TemplateRenderer):
+    """The active stored template and the packaged default both fail for this cart."""
+
+    def render(self, channel, reason, context):
+        raise TemplateError("email subject is 250 characters (max 200)")
+
+    def bind_source(self, channel, sources, reason):
+        return lambda context: self.render(channel, reason, context)
+
+
+def test_a_touch_that_cannot_be_rendered_fails_at_once_with_its_reason(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    delivery = FakeDelivery()
+    acts = SendingActivities(sqlite_engine, cfg, delivery=delivery, renderer=BrokenRenderer())
+    with pytest.raises(ApplicationError) as raised:
+        ActivityEnvironment().run(acts.send_touch, request(key, decision))
+    assert (raised.value.type, raised.value.non_retryable) == (RENDER_FAILED, True)
+    [row] = messages(sqlite_engine)
+    assert row.status == "failed"
+    assert row.provider_result == "not rendered: email subject is 250 characters (max 200)"
+    assert delivery.sent == []
+
+
+def test_the_longest_name_a_webhook_admits_is_left_out_not_sent_over_the_subject_limit(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    longest = "Bartholomew" * 18  # 198 characters: Contact.first_name admits up to 200
+    key, decision = cart_with_decision(sqlite_engine, cfg, first_name=longest)
+    delivery = FakeDelivery()
+    acts = SendingActivities(sqlite_engine, cfg, delivery=delivery)
+    assert ActivityEnvironment().run(acts.send_touch, request(key, decision)).status == "sent"
+    rendered = delivery.sent[0][2]
+    assert "Bartholomew" not in rendered.subject + rendered.html + rendered.text
+    assert len(rendered.subject) <= MAX_SUBJECT_CHARS
+
+
+def test_the_biggest_cart_a_webhook_admits_is_listed_in_part_and_sent(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    line = LineItem(
+        title="T" * MAX_ITEM_TEXT_CHARS,
+        variant_title="V" * MAX_ITEM_TEXT_CHARS,
+        image_url="https://cdn.example/" + "i" * (MAX_IMAGE_URL_CHARS - 20),
+        quantity=100_000,
+        price=Decimal("9999999999.9999"),
+    )
+    key, decision = cart_with_decision(sqlite_engine, cfg, items=[line] * MAX_CART_LINES)
+    delivery = FakeDelivery()
+    acts = SendingActivities(sqlite_engine, cfg, delivery=delivery)
+    assert ActivityEnvironment().run(acts.send_touch, request(key, decision)).status == "sent"
+    rendered = delivery.sent[0][2]
+    assert rendered.html.count("T" * MAX_ITEM_TEXT_CHARS) == MAX_ITEMS_SHOWN
+    assert f"and {MAX_CART_LINES - MAX_ITEMS_SHOWN} more items" in rendered.text
+    assert len(rendered.html.encode()) < MAX_EMAIL_HTML_BYTES

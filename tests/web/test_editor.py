@@ -66,3 +66,18 @@ async def test_viewer_cannot_open_the_editor(web, page):
     response = await page.goto(f"{base}/templates")
     assert response.status == 403
     await screenshot(page, "viewer-forbidden-editor")
+
+
+async def test_the_worst_case_preview_shows_the_biggest_cart_the_webhooks_admit(web, page):
+    base, _settings, _engine = web
+    await sign_in(page, base, await create_key(base, "editor"), "/templates")
+    email_row = page.locator("#templates-table tr", has_text="email").filter(has_text="other").first
+    await email_row.locator("a[id^=edit-]").click()
+    await page.wait_for_selector("#editor-form")
+    before = await renders(page)
+    await page.select_option("#sample-items", label="worst case: 500 items, longest texts")
+    await until(page, f"Number(document.querySelector('#preview').dataset.renders) > {before}")
+    await until(page, "document.querySelector('#preview-text').textContent.includes('and 490 more items')")
+    assert await page.get_attribute("#preview", "data-state") == "ok"
+    assert "Maximiliana-Alexandra Christodoulou-Bell" in await page.inner_text("#preview-text")
+    await screenshot(page, "editor-worst-case-preview")

@@ -14,6 +14,8 @@ from temporalio.worker import Worker
 from channel_models.holdout import in_holdout
 from workflows.cart_recovery import CartRecoveryWorkflow
 from workflows.types import (
+    INVALID_RECIPIENT,
+    RENDER_FAILED,
     AbandonmentRecord,
     CartUpdated,
     ClockSpec,
@@ -36,7 +38,8 @@ class Script:
     """Fake activities: plans touch k at `delays[k-1]` after abandonment on `channels`."""
 
     delays: list[float] = field(default_factory=lambda: [HOUR, 24 * HOUR, 72 * HOUR])
-    fail_channels: set[str] = field(default_factory=set)
+    fail_channels: dict[str, str | None] = field(default_factory=dict)  # channel -> error type; None: retryable
+    send_attempts: dict[str, int] = field(default_factory=dict)
     channels: list[str] = field(default_factory=lambda: ["email", "sms", "push"])
     plans: list[PlanRequest] = field(default_factory=list)
     sends: list[SendRequest] = field(default_factory=list)
@@ -62,8 +65,12 @@ class Script:
         @activity.defn(name="send_touch")
         async def send_touch(req: SendRequest) -> SendResult:
             channel = self.decisions[req.decision_id]
+            self.send_attempts[channel] = self.send_attempts.get(channel, 0) + 1
             if channel in self.fail_channels:
-                raise ApplicationError("refused", type="InvalidRecipient", non_retryable=True)
+                kind = self.fail_channels[channel]
+                if kind is None:
+                    raise RuntimeError("provider unreachable")  # retried until SEND_OPTIONS give up
+                raise ApplicationError("refused", type=kind, non_retryable=True)
             self.sends.append(req)
             return SendResult("sent", channel)
 
@@ -178,12 +185,35 @@ async def test_holdout_gets_no_message(time_skipping_env, task_queue):
 
 
 async def test_permanent_failure_falls_back_to_next_channel(time_skipping_env, task_queue):
-    script = Script(delays=[HOUR], fail_channels={"email"})
+    script = Script(delays=[HOUR], fail_channels={"email": INVALID_RECIPIENT})
     async with worker(time_skipping_env, task_queue, script):
         result = await (await start(time_skipping_env, task_queue, journey_input(max_touches=1))).result()
     assert result.touches_sent == 1
     assert [p.excluded for p in script.plans] == [[], ["email"]]
     assert script.decisions[script.sends[0].decision_id] == "sms"
+
+
+async def test_an_unrenderable_touch_fails_at_once_and_the_journey_goes_on(time_skipping_env, task_queue):
+    script = Script(delays=[HOUR, 24 * HOUR], fail_channels={"email": RENDER_FAILED})
+    async with worker(time_skipping_env, task_queue, script):
+        result = await (await start(time_skipping_env, task_queue, journey_input(max_touches=2))).result()
+    assert script.send_attempts["email"] == 2  # one attempt per touch: never retried
+    assert [script.decisions[s.decision_id] for s in script.sends] == ["sms", "sms"]
+    assert result.status == "not_recovered"
+    assert len(script.outcomes) == 1
+
+
+async def test_a_send_still_failing_when_its_retries_run_out_fails_the_touch_not_the_journey(
+    time_skipping_env, task_queue
+):
+    script = Script(delays=[HOUR], fail_channels={"email": None, "sms": None, "push": None})
+    async with worker(time_skipping_env, task_queue, script):
+        result = await (await start(time_skipping_env, task_queue, journey_input(max_touches=1))).result()
+    assert all(script.send_attempts[c] > 3 for c in ("email", "sms", "push"))  # retried for its hour
+    assert [p.excluded for p in script.plans] == [[], ["email"], ["email", "sms"], ["email", "sms", "push"]]
+    assert result.status == "not_recovered"
+    assert result.touches_sent == 0
+    assert [o.status for o in script.outcomes] == ["not_recovered"]
 
 
 async def test_consent_change_while_waiting_replans_the_touch(time_skipping_env, task_queue):

@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 from channel_models.learning.variants import MIN_SENDS
 from channel_models.vocabulary import BUCKETS, REASONS
 from message_templates import TemplateRenderer
+from message_templates.context_limits import MAX_CART_LINES
 from message_templates.samples import SAMPLE_LOCALES
 from services.api.auth import Principal
 from services.api.deps import EngineDep, RowId, SettingsDep, VersionNumber
@@ -108,6 +109,7 @@ def _edit_page(
         saved=request.query_params.get("saved"),
         template=template_json(row, sources=False),
         sms_budget=settings.sms_max_segments,
+        max_cart_lines=MAX_CART_LINES,
     )
 
 

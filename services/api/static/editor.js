@@ -31,6 +31,7 @@
         reason: value("sample-reason"),
         bucket: value("sample-bucket"),
         items: parseInt(value("sample-items"), 10),
+        longest: sampleSize().dataset.longest === "true",
         returning: value("sample-returning") === "true",
         locale: value("sample-locale"),
         incentive: value("sample-incentive"),
@@ -38,6 +39,11 @@
         first_name: value("sample-first-name") !== "false"
       }
     };
+  }
+
+  function sampleSize() {
+    var select = document.getElementById("sample-items");
+    return (select && select.options[select.selectedIndex]) || { dataset: {} };
   }
 
   function setText(id, text) {

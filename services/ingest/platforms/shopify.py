@@ -44,27 +44,30 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
+from message_templates.context_limits import MAX_CART_LINES, MAX_ITEM_TEXT_CHARS
 from services.core.events import CanonicalEvent, CartEvent, Ignored, OrderEvent, PrivacyRequest
 from services.ingest.platforms import ROOT, PayloadError
 from services.ingest.platforms.payload_reader import Built, PayloadReader, compact, join
 from services.ingest.platforms.shopify_consent import customer_consents, customer_update, email_consent, sms_consent
 
-MAX_ITEMS = 500  # CartEvent.items max_length; total_price still carries the whole cart's value
-
 
 def _line_items(r: PayloadReader, payload: dict) -> list[dict]:
     items = []
-    for index, line in enumerate(r.array(payload, "line_items")[:MAX_ITEMS]):
+    # Lines past the limit are dropped; total_price still holds the whole cart's value.
+    for index, line in enumerate(r.array(payload, "line_items")[:MAX_CART_LINES]):
         where = join("line_items", index)
         if not isinstance(line, dict):
             r.fail(where, "must be an object")
             continue
         quantity = r.count(line, "quantity", where)
         item = {
-            "title": r.text(line, "title", where) or r.text(line, "presentment_title", where) or "",
+            "title": r.text(line, "title", where, limit=MAX_ITEM_TEXT_CHARS)
+            or r.text(line, "presentment_title", where, limit=MAX_ITEM_TEXT_CHARS)
+            or "",
             "quantity": quantity,
             "price": r.money(line, "price", where),
-            "variant_title": r.text(line, "variant_title", where) or r.text(line, "presentment_variant_title", where),
+            "variant_title": r.text(line, "variant_title", where, limit=MAX_ITEM_TEXT_CHARS)
+            or r.text(line, "presentment_variant_title", where, limit=MAX_ITEM_TEXT_CHARS),
             "sku": r.text(line, "sku", where, limit=255),
             "product_id": r.ident(line, "product_id", where),
         }
