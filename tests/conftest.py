@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from services.entrypoints.binaries import installed_binary
 from services.store.db import make_engine
 from tests.utils.databases import DATABASES, fresh_database
+from tests.utils.e2e.log_scan import scanned_logs
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,16 @@ async def dev_env():
     )
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _no_personal_data_in_logs(request):
+    """End-to-end tests: no log line may carry a test shopper's personal data (tests/utils/e2e/log_scan.py)."""
+    if request.node.get_closest_marker("e2e") is None:
+        yield
+        return
+    with scanned_logs(request.getfixturevalue("tmp_path")):
+        yield
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime
 
 import httpx
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.core.logs import configure_logging
 from services.core.settings import ConfigurationError, Settings
 
 app = typer.Typer(help="Abandoned-cart recovery on Temporal.", no_args_is_help=True, add_completion=False)
@@ -30,14 +30,6 @@ def _settings(serving: bool = True) -> Settings:
     return settings
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # apprise names the recipient in its own log lines ("Sent Email to <address>", and in its
-    # failure warnings): personal data stays out of logs, and services/messaging/delivery.py reports failures
-    # with the recipient redacted, so apprise's own lines are not needed
-    logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)
-
-
 @app.command()
 def up() -> None:
     """Run everything on this machine: the embedded Temporal dev server (unless CR_TEMPORAL_ADDRESS is
@@ -45,7 +37,7 @@ def up() -> None:
     from services.entrypoints.runtime import embedded_temporal, serve
 
     settings = _settings()
-    _logging()
+    configure_logging()
     try:
         if settings.temporal_address:
             asyncio.run(serve(settings, api=True, worker=True))
@@ -70,7 +62,7 @@ def api() -> None:
 
     settings = _settings()
     _require_address(settings)
-    _logging()
+    configure_logging()
     asyncio.run(serve(settings, api=True, worker=False))
 
 
@@ -81,7 +73,7 @@ def worker() -> None:
 
     settings = _settings(serving=False)
     _require_address(settings)
-    _logging()
+    configure_logging()
     try:
         asyncio.run(serve(settings, api=False, worker=True))
     except ConfigurationError as err:

@@ -18,6 +18,7 @@ from services.core.signing import sign_generic, sign_shopify
 from services.entrypoints.worker import build_worker
 from services.store.db import make_engine
 from services.store.tables import Message
+from tests.utils.e2e.log_scan import remember
 from tests.utils.e2e.sinks import HttpSink, SmtpSink, free_port
 
 SHOPIFY_SECRET = "shopify-test-secret"
@@ -40,6 +41,7 @@ class Service:
 
     async def shopify(self, topic: str, payload: dict | bytes, webhook_id: str | None = None) -> httpx.Response:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        remember(json.loads(body))
         headers = {
             "X-Shopify-Topic": topic,
             "X-Shopify-Hmac-Sha256": sign_shopify(SHOPIFY_SECRET, body),
@@ -50,6 +52,7 @@ class Service:
         return await self.http.post("/webhooks/shopify", content=body, headers=headers)
 
     async def generic(self, event: dict, delivery_id: str | None = None) -> httpx.Response:
+        remember(event)
         body = json.dumps({"id": delivery_id or uuid.uuid4().hex, "shop": self.generic_shop, "event": event}).encode()
         ts = str(int(time.time()))
         headers = {"X-Cartrecovery-Timestamp": ts, "X-Cartrecovery-Hmac-Sha256": sign_generic(GENERIC_SECRET, body, ts)}

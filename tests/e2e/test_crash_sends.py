@@ -37,6 +37,7 @@ from services.ingest.journeys import workflow_id
 from services.store.db import make_engine
 from services.store.tables import Cart, Message
 from tests.utils.e2e.crash_harness import KillingHttpSink, KillingSmtpSink, WorkerPool, morning_zone, timeline_summary
+from tests.utils.e2e.log_scan import remember
 from tests.utils.e2e.sinks import free_port
 
 pytestmark = pytest.mark.e2e
@@ -89,6 +90,7 @@ class CrashRig:
         self.shop = f"crash-{uuid.uuid4().hex[:8]}"
 
     async def generic(self, event: dict) -> httpx.Response:
+        remember(event)
         body = json.dumps({"id": uuid.uuid4().hex, "shop": self.shop, "event": event}).encode()
         ts = str(int(time.time()))
         headers = {"X-Cartrecovery-Timestamp": ts, "X-Cartrecovery-Hmac-Sha256": sign_generic(SECRET, body, ts)}

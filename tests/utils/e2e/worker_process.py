@@ -22,6 +22,8 @@ import os
 import signal
 import sys
 
+from services.core.logs import quiet_libraries
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -61,7 +63,8 @@ def _child(log_dir: str) -> None:
     os.dup2(devnull, 0)  # the fork server's commands are not for the worker
     log = os.open(os.path.join(log_dir, f"worker-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 2)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, force=True)
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, force=True)  # every level is scanned
+    quiet_libraries()  # as `cartrecovery worker` does
     try:
         asyncio.run(_run_worker())
     except BaseException:  # noqa: BLE001 - report, then leave without running the parent's cleanup
