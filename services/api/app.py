@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
 from services.api.page_headers import PageHeaders
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, engine=None, client: Client | None = None) -> FastAPI:
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, lock_wait_s=settings.api_lock_wait_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -86,6 +87,14 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
         healthy = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ok" if healthy else "unavailable", **checks}, status_code=200 if healthy else 503
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        # A lock held longer than CR_API_LOCK_WAIT_SECONDS, or the database gone: retrying helps.
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return JSONResponse(
+            {"detail": "database busy or unavailable; retry later"}, status_code=503, headers={"Retry-After": "5"}
         )
 
     @app.exception_handler(RequestValidationError)

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     push_cap_hours: float = Field(24, ge=0)
 
     max_webhook_bytes: int = Field(1_048_576, ge=1024)
+    api_lock_wait_seconds: float = Field(
+        3.0, gt=0, le=60, description="How long an API request waits for a database lock before it answers 503"
+    )
 
     # models (channel_models/): which policy plans touches, how it explores, when models are trusted
     policy: Literal["auto", "rules", "fixed"] = Field(

@@ -150,8 +150,9 @@ async def serve(settings: Settings, *, api: bool, worker: bool, address: str | N
         await ensure_retrain_schedule(client, settings)
         running_worker = build_worker(client, settings, engine)
         tasks.append(asyncio.create_task(running_worker.run()))
-    if api:
-        app = create_app(settings, engine=engine, client=client)
+    if api:  # its own engine: a request waits a short time for a lock, then answers 503
+        api_engine = make_engine(settings.database_url, lock_wait_s=settings.api_lock_wait_seconds)
+        app = create_app(settings, engine=api_engine, client=client)
         server = _Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info"))
         tasks.append(asyncio.create_task(server.serve()))
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -163,6 +164,8 @@ async def serve(settings: Settings, *, api: bool, worker: bool, address: str | N
     results = await asyncio.gather(*tasks[1:], return_exceptions=True)
     tasks[0].cancel()
     engine.dispose()
+    if api:
+        api_engine.dispose()
     for result in results:
         if isinstance(result, Exception) and not isinstance(result, asyncio.CancelledError):
             raise result

@@ -19,14 +19,23 @@ def private_file(path: Path) -> None:
     path.chmod(0o600)
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
+WORKER_LOCK_WAIT_S = 30.0  # activities are retried anyway; a wait is cheaper than a retry
+
+
+def make_engine(url: str, *, create: bool = True, lock_wait_s: float = WORKER_LOCK_WAIT_S) -> Engine:
+    """`lock_wait_s`: how long a statement waits for a lock another connection holds before it
+    fails (SQLite's busy timeout, PostgreSQL's lock_timeout). The API uses a short one so that a
+    held lock is answered with a quick 503 (the platform retries) instead of a request that hangs."""
     # hide_parameters: an error's message and a logged traceback never carry a row's values
     # (names, e-mail addresses), only the statement.
+    wait_ms = max(1, round(lock_wait_s * 1000))
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:"):
             private_file(Path(path))
-        engine = create_engine(url, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": lock_wait_s}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -34,7 +43,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the webhook writer
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={wait_ms}")
             cursor.close()
 
     else:
@@ -45,7 +54,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             pool_pre_ping=True,
             pool_size=10,
             max_overflow=20,
-            connect_args={"options": "-c timezone=utc"},
+            connect_args={"options": f"-c timezone=utc -c lock_timeout={wait_ms}"},
         )
     if create:
         SQLModel.metadata.create_all(engine)

@@ -4,6 +4,7 @@ and leaves nothing behind (no cart stored, no journey started)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import uuid
 
@@ -228,6 +229,32 @@ async def test_database_down_is_503(tmp_path, dev_env):
         health = await client.get("/healthz")
         assert health.status_code == 503
         assert health.json()["database"].startswith("unavailable")
+
+
+async def test_a_held_database_lock_is_a_quick_503_everywhere(tmp_path, dev_env):
+    settings = settings_for(tmp_path).model_copy(update={"api_lock_wait_seconds": 0.5})
+    app = create_app(settings, client=dev_env.client)
+    body = json.dumps(unique_checkout()).encode()
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            holder = sqlite3.connect(tmp_path / "cartrecovery.db")  # another process, say, mid-transaction
+            holder.execute("BEGIN IMMEDIATE")
+            try:
+                started = time.monotonic()
+                webhook = await client.post("/webhooks/shopify", content=body, headers=shopify_headers(body))
+                waited = time.monotonic() - started
+                key = await client.post(
+                    "/v1/keys", json={"role": "viewer"}, headers={"Authorization": f"Bearer {ADMIN}"}
+                )
+            finally:
+                holder.rollback()
+                holder.close()
+            assert webhook.status_code == 503, webhook.text
+            assert waited < 3, waited  # the lock wait, not SQLite's 30 s
+            assert key.status_code == 503, key.text
+            assert key.headers["Retry-After"]
+            retry = await client.post("/webhooks/shopify", content=body, headers=shopify_headers(body))
+            assert retry.status_code == 200, retry.text
 
 
 @pytest.mark.parametrize(
