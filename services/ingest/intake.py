@@ -210,14 +210,12 @@ def _privacy(session: Session, shop: str, event: PrivacyRequest, now: datetime, 
             [JourneyAction(k, CartRecoveryWorkflow.erase) for k in keys],
             f"shop data erased ({len(keys)} journeys stopped)",
         )
-    keys = open_carts_of(session, shop, event.contact, region)
     if event.action == "export":
         return Stored([], "customer data exported", privacy.export_customer(session, shop, event.contact, region))
-    erased = privacy.erase_customer(session, shop, event.contact, region, now)
-    return Stored(
-        [JourneyAction(k, CartRecoveryWorkflow.erase) for k in keys],
-        "customer erased" if erased else "no such customer",
-    )
+    stopped = privacy.erase_customer(session, shop, event.contact, region, now)
+    if stopped is None:
+        return Stored([], "no such customer")
+    return Stored([JourneyAction(k, CartRecoveryWorkflow.erase) for k in stopped], "customer erased")
 
 
 async def tell_journeys(journeys: Journeys, shop: str, actions: list[JourneyAction]) -> None:

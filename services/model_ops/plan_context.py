@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
 
 from channel_models.context import PlanContext, Reachability
@@ -13,7 +14,7 @@ from channel_models.vocabulary import CHANNELS, CONTACTS_FOR
 from services.core.clock import utc
 from services.core.contacts import phone_whereabouts
 from services.core.settings import Settings
-from services.store.customers import contacts_of, effective_consent
+from services.store.customers import SHARED_ADDRESS, contacts_of, effective_consent, sharing_address
 from services.store.tables import BehaviorSignalRow, Cart, Customer, Message, Order, Outcome
 from services.store.tables import Contact as ContactRow
 
@@ -158,12 +159,19 @@ HISTORY = timedelta(days=2)  # longer than any cap
 
 
 def _sent_history(session: Session, cart: Cart, now: datetime) -> list[tuple[str, datetime, str]]:
-    """(channel, sent_at, cart id) of what this customer (or, for a guest, this cart) was sent lately."""
+    """(channel, sent_at, cart id) of what reached this customer's addresses lately: their own
+    messages, and those of any other customer holding the same e-mail (for e-mail), phone (SMS) or
+    device token (push) - caps protect an inbox, not a record (README, "Who is who"). A guest
+    without a customer record: this cart's messages."""
     query = select(Message.channel, Message.sent_at, Message.cart_id).where(
         Message.status == "sent", col(Message.sent_at) >= now - HISTORY
     )
     if cart.customer_id:
-        query = query.join(Cart, col(Cart.id) == col(Message.cart_id)).where(Cart.customer_id == cart.customer_id)
+        reached = [col(Cart.customer_id) == cart.customer_id] + [
+            and_(col(Message.channel) == channel, col(Cart.customer_id).in_(sharing_address(cart.customer_id, kind)))
+            for channel, kind in SHARED_ADDRESS.items()
+        ]
+        query = query.join(Cart, col(Cart.id) == col(Message.cart_id)).where(or_(*reached))
     else:
         query = query.where(Message.cart_id == cart.id)
     return [(channel, utc(at), cart_id) for channel, at, cart_id in session.exec(query) if at is not None]

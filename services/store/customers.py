@@ -8,6 +8,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy import or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from services.core.clock import utc
@@ -55,6 +57,27 @@ def _by_contact(
             if found:
                 return found
     return None
+
+
+def privacy_subjects(session: Session, shop: str, contact: ContactIn, region: str) -> list[str]:
+    """Whom a privacy request is about: the customer its platform customer id names, else every
+    customer holding its e-mail or phone - the address is the requester's, whichever record holds it."""
+    if contact.customer_id:
+        found = run(session, prepared.customer_by_external, shop=shop, external_id=contact.customer_id).scalar()
+        if found:
+            return [found]
+    contacts = normalized_contacts(contact, region)
+    holders = select(Contact.customer_id).where(
+        Contact.shop == shop,
+        or_(
+            *[
+                (Contact.kind == kind) & (Contact.normalized == contacts[kind][1])
+                for kind in ("email", "phone")
+                if kind in contacts
+            ]
+        ),
+    )
+    return sorted(set(session.exec(holders))) if any(k in contacts for k in ("email", "phone")) else []
 
 
 def find_customer(session: Session, shop: str, contact: ContactIn, region: str) -> Customer | None:
@@ -127,6 +150,14 @@ def current_consent(session: Session, customer_id: str) -> dict[str, ConsentReco
 
 # A revocation follows the address: channel -> the contact whose other holders' revocations apply.
 REVOKED_WITH = {"email": "email", "sms": "phone"}
+SHARED_ADDRESS = {"email": "email", "sms": "phone", "push": "push_token"}  # channel -> the contact it reaches
+
+
+def sharing_address(customer_id: str, kind: str):
+    """A subquery: the customers (this one included) holding the same contact of `kind` as this one."""
+    mine = aliased(Contact)
+    same = (mine.shop == Contact.shop) & (mine.kind == Contact.kind) & (mine.normalized == Contact.normalized)
+    return select(Contact.customer_id).join(mine, same).where(mine.customer_id == customer_id, Contact.kind == kind)
 
 
 def effective_consent(session: Session, customer_id: str, contacts: dict[str, Contact]) -> dict[str, ConsentRecord]:

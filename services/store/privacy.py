@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlmodel import Session, col, delete, select
 
 from services.core.events import Contact as ContactIn
-from services.store.customers import find_customer
+from services.store.customers import find_customer, privacy_subjects
 from services.store.tables import Cart, CartAlias, ConsentRecord, Contact, Customer, Message, Order
 
 
@@ -45,12 +45,20 @@ def export(session: Session, customer: Customer) -> dict:
     }
 
 
-def erase_customer(session: Session, shop: str, contact: ContactIn, region: str, now: datetime) -> bool:
-    customer = find_customer(session, shop, contact, region)
-    if customer is None:
-        return False
-    _erase(session, customer, now)
-    return True
+def erase_customer(session: Session, shop: str, contact: ContactIn, region: str, now: datetime) -> list[str] | None:
+    """Erase whom the request is about (`privacy_subjects`); the open carts whose journeys must
+    stop, or None when nobody matched."""
+    erased = [
+        session.get_one(Customer, customer_id) for customer_id in privacy_subjects(session, shop, contact, region)
+    ]
+    if not erased:
+        return None
+    running = list(
+        session.exec(select(Cart.id).where(col(Cart.customer_id).in_([c.id for c in erased]), Cart.status == "open"))
+    )
+    for customer in erased:
+        _erase(session, customer, now)
+    return running
 
 
 def erase_by_id(session: Session, customer_id: str, now: datetime) -> list[tuple[str, str]] | None:

@@ -30,10 +30,10 @@ CFG = Settings(
 )
 
 
-def add_cart(engine, token, at, *, customer="cust-1", source=None, abandoned=True) -> str:
+def add_cart(engine, token, at, *, customer="cust-1", source=None, abandoned=True, **contact) -> str:
     event = CartEvent(
         cart_id=token,
-        contact=Contact(customer_id=customer, email=f"{customer}@example.com"),
+        contact=Contact(customer_id=customer, **({"email": f"{customer}@example.com"} | contact)),
         total_value=Decimal("20"),
         source=source,
     )
@@ -58,7 +58,7 @@ def add_order(engine, token, order_id, placed, value="15.00", customer="cust-1")
     store_event(engine, CFG, SHOP, "generic", event, placed)
 
 
-def add_message(engine, key, touch, channel, *, status="sent", clicked=None) -> None:
+def add_message(engine, key, touch, channel, *, status="sent", clicked=None, sent_at=NOW - 10 * DAY) -> None:
     with Session(engine) as session:
         decision = Decision(
             cart_id=key,
@@ -81,8 +81,8 @@ def add_message(engine, key, touch, channel, *, status="sent", clicked=None) -> 
                 touch=touch,
                 channel=channel,
                 status=status,
-                created_at=NOW - 10 * DAY,
-                sent_at=NOW - 10 * DAY,
+                created_at=sent_at,
+                sent_at=sent_at,
                 clicked_at=clicked,
             )
         )
@@ -186,3 +186,16 @@ def test_the_history_costs_the_same_queries_however_long_it_is(history, engine):
         add_order(engine, f"more-{i}", f"o-more-{i}", NOW - (i + 4) * DAY + timedelta(hours=2))
     assert context(engine, history["this"]).engagement["push"] == (6, 6, 0)
     assert statements_for(engine, history["this"]) == before <= 14
+
+
+def test_caps_count_what_reached_a_shared_address_from_any_customer(engine):
+    """Two customers hold one e-mail address: what the first was e-mailed an hour ago holds the
+    second's e-mail too (caps protect the inbox); the first's SMS does not, their phones differ."""
+    first = add_cart(engine, "first", NOW - DAY, customer="first", email="shared@example.com", phone="+12015550100")
+    add_message(engine, first, 1, "email", sent_at=NOW - timedelta(hours=1))
+    add_message(engine, first, 2, "sms", sent_at=NOW - timedelta(hours=1))
+    second = add_cart(engine, "second", NOW - DAY, customer="second", email="Shared@Example.com", phone="+12015550199")
+    loner = add_cart(engine, "loner", NOW - DAY, customer="loner")
+    assert [channel for channel, _ in context(engine, second).sent_history] == ["email"]
+    assert context(engine, second).journey_history == ()
+    assert context(engine, loner).sent_history == ()

@@ -225,3 +225,24 @@ def test_erase_shop_removes_the_shops_personal_data_only(engine):
     assert "tok-bob-1" in text  # other shop untouched
     assert sorted(o.value_cents for o in all_rows(engine, Order)) == [3000, 4250]
     assert get(engine, Outcome, key).value_cents == 4250
+
+
+def test_erasure_by_address_alone_covers_every_customer_holding_it(engine):
+    """Two customer ids checked out with one e-mail address (README, "Who is who"): a request naming
+    only the address erases both and stops both journeys; one naming a customer id, only that one."""
+    shared = "shared.inbox@example.com"
+    store(engine, cart_event("tok-a", who=ContactIn(customer_id="id-a", email=shared, first_name="Annabel")))
+    store(engine, cart_event("tok-b", who=ContactIn(customer_id="id-b", email=shared, first_name="Bertrand")))
+    store(engine, cart_event("tok-c", who=ContactIn(customer_id="id-c", email=shared, first_name="Cordelia")))
+
+    by_id = store(engine, PrivacyRequest(action="erase", contact=ContactIn(customer_id="id-c", email=shared)))
+    assert signals(by_id) == [(cart_key(SHOP, "tok-c"), "erase")]
+    text = database_text(engine)
+    assert "cordelia" not in text and "annabel" in text and "bertrand" in text
+
+    by_address = store(engine, PrivacyRequest(action="erase", contact=ContactIn(email="Shared.Inbox@Example.com")))
+    assert sorted(signals(by_address)) == sorted(
+        [(cart_key(SHOP, "tok-a"), "erase"), (cart_key(SHOP, "tok-b"), "erase")]
+    )
+    text = database_text(engine)
+    assert not any(needle in text for needle in ("annabel", "bertrand", shared))
