@@ -41,21 +41,30 @@ class _Refused:
         self.message = message
 
 
-def _integer(text: str) -> int | _Refused:
-    if len(text.lstrip("-")) > MAX_NUMBER_CHARS:
-        return _Refused(f"number longer than {MAX_NUMBER_CHARS} digits")
-    return int(text)
+class _Parse:
+    """One body's parse: the number hooks note whether they refused anything, so the walk after it
+    looks at numbers only then, and at strings only when the body has \\u escapes (the only way to
+    write a NUL or a lone surrogate in JSON; raw control characters fail the parse itself)."""
 
+    def __init__(self) -> None:
+        self.refused = False
 
-def _decimal(text: str) -> float | _Refused:
-    value = float(text)
-    if len(text) > MAX_NUMBER_CHARS or value in (float("inf"), float("-inf")):
-        return _Refused(f"number longer than {MAX_NUMBER_CHARS} characters or out of range")
-    return value
+    def integer(self, text: str) -> int | _Refused:
+        if len(text.lstrip("-")) > MAX_NUMBER_CHARS:
+            self.refused = True
+            return _Refused(f"number longer than {MAX_NUMBER_CHARS} digits")
+        return int(text)
 
+    def decimal(self, text: str) -> float | _Refused:
+        value = float(text)
+        if len(text) > MAX_NUMBER_CHARS or value in (float("inf"), float("-inf")):
+            self.refused = True
+            return _Refused(f"number longer than {MAX_NUMBER_CHARS} characters or out of range")
+        return value
 
-def _constant(_text: str) -> _Refused:
-    return _Refused("NaN and Infinity are not JSON numbers")
+    def constant(self, _text: str) -> _Refused:
+        self.refused = True
+        return _Refused("NaN and Infinity are not JSON numbers")
 
 
 def load_json(body: bytes) -> Any:
@@ -64,45 +73,54 @@ def load_json(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BodyError("body", "malformed JSON: body is not UTF-8", malformed=True) from None
+    parse = _Parse()
     try:
-        value = json.loads(text, parse_int=_integer, parse_float=_decimal, parse_constant=_constant)
+        value = json.loads(text, parse_int=parse.integer, parse_float=parse.decimal, parse_constant=parse.constant)
     except RecursionError:
         raise BodyError("body", f"nested deeper than {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as err:
         raise BodyError(
             "body", f"malformed JSON: {err.msg} at line {err.lineno} column {err.colno}", malformed=True
         ) from None
-    _check(value)
+    _check(value, numbers=parse.refused, strings="\\u" in text)
     return value
 
 
-def _check(root: Any) -> None:
+def _check(root: Any, *, numbers: bool, strings: bool) -> None:
     """Walk the parsed value without recursion (the depth is what is being checked)."""
     stack: list[tuple[Any, tuple[str, ...]]] = [(root, ())]
     while stack:
         value, path = stack.pop()
-        where = ".".join(path) or "body"
-        if len(path) > MAX_DEPTH:
-            raise BodyError(where, f"nested deeper than {MAX_DEPTH} levels")
-        if isinstance(value, _Refused):
-            raise BodyError(where, value.message)
-        if isinstance(value, str):
-            _check_text(value, where)
-        elif isinstance(value, dict):
-            for key, child in value.items():
-                _check_text(key, where)
-                stack.append((child, (*path, key[:60])))
+        if isinstance(value, dict):
+            children: Any = value.items()
         elif isinstance(value, list):
-            stack.extend((child, (*path, str(index))) for index, child in enumerate(value))
+            children = enumerate(value)
+        else:
+            if (numbers and isinstance(value, _Refused)) or (strings and isinstance(value, str)):
+                _check_leaf(value, path)
+            continue
+        if len(path) >= MAX_DEPTH:
+            raise BodyError(_where(path), f"nested deeper than {MAX_DEPTH} levels")
+        for key, child in children:
+            if strings and isinstance(key, str):
+                _check_leaf(key, path)
+            if isinstance(child, (dict, list)) or numbers or strings:
+                stack.append((child, (*path, str(key)[:60])))
 
 
-def _check_text(text: str, where: str) -> None:
-    if "\x00" in text:
-        raise BodyError(where, "contains a NUL character")
+def _where(path: tuple[str, ...]) -> str:
+    return ".".join(path) or "body"
+
+
+def _check_leaf(value: Any, path: tuple[str, ...]) -> None:
+    if isinstance(value, _Refused):
+        raise BodyError(_where(path), value.message)
+    if "\x00" in value:
+        raise BodyError(_where(path), "contains a NUL character")
     try:
-        text.encode("utf-8")
+        value.encode("utf-8")
     except UnicodeEncodeError:
-        raise BodyError(where, "contains an unpaired UTF-16 surrogate") from None
+        raise BodyError(_where(path), "contains an unpaired UTF-16 surrogate") from None
 
 
 def within_calendar(moment: datetime) -> datetime:
