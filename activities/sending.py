@@ -21,6 +21,7 @@ from channel_models.vocabulary import CONTACTS_FOR
 from message_templates import RenderedMessage, TemplateError, TemplateRenderer
 from services.core.clock import from_ts, utc
 from services.core.contacts import audience_hash
+from services.core.lateness import BehindWarning, seconds_late
 from services.core.settings import Settings
 from services.messaging.delivery import Delivery, DeliveryError
 from services.messaging.message_context import build_message_context
@@ -48,6 +49,7 @@ class SendingActivities(contracts.SendingActivities):
         self._settings = settings
         self._delivery = delivery or Delivery(settings)
         self._templates = StoredTemplates(renderer or TemplateRenderer(settings.sms_max_segments))
+        self._behind = BehindWarning(settings.time_scale)
 
     @activity.defn
     def send_touch(self, req: SendRequest) -> SendResult:
@@ -133,6 +135,8 @@ class SendingActivities(contracts.SendingActivities):
                 self._save(session, message)
                 raise
             message.status, message.sent_at, message.template = "sent", now, rendered.template
+            message.late_seconds = seconds_late(decision.send_at, now)
+            self._behind.observe(message.late_seconds)
             message.template_id, message.variant = (stored.id, stored.variant) if stored else (None, None)
             message.handed_over_at = None
             message.rendered_hash = hashlib.sha256(_fingerprint(rendered).encode()).hexdigest()

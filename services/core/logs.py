@@ -17,7 +17,7 @@ QUIET_LOGGERS = {
     "sqlalchemy.engine": logging.WARNING,
     "sqlalchemy.pool": logging.WARNING,
 }
-FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"  # `up` runs several processes
 
 
 def quiet_libraries() -> None:

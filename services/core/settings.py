@@ -5,6 +5,7 @@ Embedded mode and docker-compose share these names; the README lists every one.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,14 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from channel_models.vocabulary import CHANNELS
+
+
+def default_processes(role: str) -> int:
+    """`up`'s processes on this machine: a worker per two cores and an API process per four, at
+    least one of each (the embedded Temporal server needs a share of the cores too)."""
+    cores = os.cpu_count() or 1
+    return max(1, cores // (2 if role == "worker" else 4))
+
 
 # The bootstrap admin key opens everything: long enough to be out of reach of guessing even at the
 # rate a client could try keys, and not a padded word ("aaaa...", "0123456789...").
@@ -46,6 +55,12 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     public_url: str = ""
+    api_processes: int = Field(
+        default_factory=lambda: default_processes("api"), ge=1, le=64, description="API processes `up` runs"
+    )
+    worker_processes: int = Field(
+        default_factory=lambda: default_processes("worker"), ge=1, le=64, description="worker processes `up` runs"
+    )
 
     shopify_webhook_secret: str = ""
     webhook_secret: str = ""

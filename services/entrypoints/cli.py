@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
 
 import httpx
@@ -34,25 +35,28 @@ def _settings(serving: bool = True) -> Settings:
 def up() -> None:
     """Run everything on this machine: the embedded Temporal dev server (unless CR_TEMPORAL_ADDRESS is
     set), the worker and the HTTP API."""
-    from services.entrypoints.runtime import embedded_temporal, serve
+    from services.entrypoints.runtime import embedded_temporal
+    from services.entrypoints.supervisor import Supervisor
 
     settings = _settings()
     configure_logging()
     try:
-        if settings.temporal_address:
-            asyncio.run(serve(settings, api=True, worker=True))
-            return
-        with embedded_temporal(settings) as address:
+        with contextlib.ExitStack() as stack:
+            address = settings.temporal_address or stack.enter_context(embedded_temporal(settings))
+            if not settings.temporal_address:
+                console.print(f"Temporal dev server on {address} (Web UI http://127.0.0.1:{settings.temporal_ui_port})")
             console.print(
-                f"Temporal dev server on {address} (Web UI http://127.0.0.1:{settings.temporal_ui_port}); "
-                f"API on http://{settings.api_host}:{settings.api_port} (docs at /docs)"
+                f"API on http://{settings.api_host}:{settings.api_port} (docs at /docs): "
+                f"{settings.api_processes} API and {settings.worker_processes} worker process(es)"
             )
-            asyncio.run(serve(settings, api=True, worker=True, address=address))
+            status = Supervisor(settings, address).run()
     except ConfigurationError as err:
         console.print(f"[red]{err}[/red]")
         raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # Ctrl-C while the embedded server was starting
+        return
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command()
@@ -102,7 +106,7 @@ def simulate(
 @app.command()
 def status(url: str = typer.Option("", help="service base URL (default: CR_PUBLIC_URL)")) -> None:
     """Health of the running service, each model's status, and what the journeys are doing."""
-    from services.entrypoints.status import journey_counts, model_lines
+    from services.entrypoints.status import journey_counts, model_lines, send_lines
 
     settings = _settings(serving=False)
     base = (url or settings.public_url).rstrip("/")
@@ -113,6 +117,8 @@ def status(url: str = typer.Option("", help="service base URL (default: CR_PUBLI
     console.print(f"service {base}: {health}")
     for kind, line in model_lines(settings):
         console.print(f"model {kind}: {line}", highlight=False, soft_wrap=True)
+    for line in send_lines(settings):
+        console.print(f"sends: {line}", highlight=False, soft_wrap=True)
     counts = journey_counts(settings)
     for title, rows in counts.items():
         table = Table(title=title)

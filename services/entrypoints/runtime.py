@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -25,6 +26,8 @@ from services.model_ops.retraining import SCHEDULE_ID, ensure_schedule
 from services.store.db import make_engine
 
 log = logging.getLogger(__name__)
+
+API_FD_ENV = "CR_INTERNAL_API_FD"  # set by `up` for its API processes: the listening socket's descriptor
 
 # WAL lets the dev server's SQLite take concurrent journeys: signal-with-start went from 33/s to
 # 111/s at 8 in flight on a 2-core machine (measured; see docs/PERFORMANCE.md).
@@ -153,7 +156,11 @@ async def serve(settings: Settings, *, api: bool, worker: bool, address: str | N
     if api:  # its own engine: a request waits a short time for a lock, then answers 503
         api_engine = make_engine(settings.database_url, lock_wait_s=settings.api_lock_wait_seconds)
         app = create_app(settings, engine=api_engine, client=client)
-        server = _Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info"))
+        inherited = os.environ.get(API_FD_ENV)  # `up` bound the port and passed its socket
+        where: dict[str, Any] = (
+            {"fd": int(inherited)} if inherited else {"host": settings.api_host, "port": settings.api_port}
+        )
+        server = _Server(uvicorn.Config(app, log_level="info", **where))
         tasks.append(asyncio.create_task(server.serve()))
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     log.info("shutting down")

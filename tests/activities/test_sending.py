@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,6 +22,7 @@ from services.core.settings import Settings
 from services.ingest.intake import store_event
 from services.messaging.click_links import make_click_token
 from services.messaging.delivery import DeliveryError
+from services.reports.send_timing import send_timing
 from services.store.carts import cart_key
 from services.store.tables import Decision, Message
 from tests.utils.doubles import FakeDelivery
@@ -284,3 +285,20 @@ def test_the_biggest_cart_a_webhook_admits_is_listed_in_part_and_sent(sqlite_eng
     assert rendered.html.count("T" * MAX_ITEM_TEXT_CHARS) == MAX_ITEMS_SHOWN
     assert f"and {MAX_CART_LINES - MAX_ITEMS_SHOWN} more items" in rendered.text
     assert len(rendered.html.encode()) < MAX_EMAIL_HTML_BYTES
+
+
+def test_a_send_records_how_late_it_left_against_the_plan(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    with Session(sqlite_engine) as session:
+        row = session.get_one(Decision, decision)
+        row.send_at = NOW - timedelta(minutes=90)  # planned an hour and a half before it ran
+        session.add(row)
+        session.commit()
+    acts = SendingActivities(sqlite_engine, cfg, delivery=FakeDelivery())
+    assert ActivityEnvironment().run(acts.send_touch, request(key, decision)).status == "sent"
+    [message] = messages(sqlite_engine)
+    assert message.late_seconds == 90 * 60
+    with Session(sqlite_engine) as session:
+        timing = send_timing(session, time_scale=60)
+    assert timing == {"sends": 1, "late": 1, "p50": 90.0, "p90": 90.0, "p99": 90.0, "max": 90.0}

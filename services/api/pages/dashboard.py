@@ -4,7 +4,7 @@ drawn by services/api/static/dashboard.js with the vendored Chart.js - nothing f
 
 Stable element ids for browser tests: #report-form, #headline, #chart-rate, #chart-channel,
 #chart-reason, #chart-bucket, #chart-touch, #chart-daily, #report-data, #table-template,
-#table-platform, #model-status, #report-error.
+#table-platform, #model-status, #send-timing, #report-error.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from services.api.deps import EngineDep, SettingsDep, load_report
 from services.api.pages import render_page
 from services.api.pages.access import require_page_role
 from services.core.bounds import SHOP_PATTERN, within_calendar
+from services.core.lateness import BEHIND_AFTER_S
 from services.model_ops.overview import models_overview
 from services.reports.headline import headline_rows
+from services.reports.send_timing import send_timing
 from services.reports.scope import ReportScope
 
 router = APIRouter(tags=["reports pages"], include_in_schema=False)
@@ -90,7 +92,7 @@ async def dashboard(
     except ValueError as err:
         return render_page(request, "dashboard.html", status_code=422, form=form, error=str(err), report=None)
     report = await load_report(engine, scope)
-    models = await run_in_threadpool(_models, engine, settings)
+    models, timing = await run_in_threadpool(_operations, engine, settings)
     query = {k: v.isoformat() for k, v in (("since", scope.since), ("until", scope.until)) if v}
     if scope.shop:
         query["shop"] = scope.shop
@@ -106,10 +108,13 @@ async def dashboard(
         json_url=f"/v1/reports/recovery{suffix}",
         csv_url=f"/v1/reports/recovery.csv{suffix}",
         models=models,
+        timing=timing,
+        behind_after_s=BEHIND_AFTER_S,
     )
 
 
-def _models(engine, settings) -> list[dict]:
-    """Each model's status line (the same as GET /v1/models and `cartrecovery status`)."""
+def _operations(engine, settings) -> tuple[list[dict], dict]:
+    """Each model's status line (the same as GET /v1/models and `cartrecovery status`), and how late
+    the latest sends left."""
     with Session(engine) as session:
-        return models_overview(session, settings)["models"]
+        return models_overview(session, settings)["models"], send_timing(session, settings.time_scale)

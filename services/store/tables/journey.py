@@ -80,6 +80,8 @@ class Message(SQLModel, table=True):
     provider_result: str | None = Field(default=None, max_length=1000)
     created_at: datetime
     sent_at: datetime | None = None
+    # service-clock seconds between the decision's planned send time and the provider call
+    late_seconds: float | None = None
     clicked_at: datetime | None = None  # first click on the message's tracked link (services/messaging/click_links.py)
 
 

@@ -162,6 +162,7 @@ async def test_dashboard_renders_for_a_viewer_with_its_charts_and_data(api):
         "table-template",
         "table-platform",
         "model-status",
+        "send-timing",
         *CHART_IDS,
     ):
         assert f'id="{element}"' in page, element
