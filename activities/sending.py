@@ -108,11 +108,14 @@ class SendingActivities(contracts.SendingActivities):
                     session, cart, customer, contacts, decision, channel, req.idempotency_key, unsubscribe
                 )
             except TemplateError as err:  # retrying renders the same failure: record it, let the journey move on
+                # The reason may quote the shopper's data: it stays in the database, out of logs and Temporal.
                 message.status, message.handed_over_at = "failed", None
                 message.provider_result = f"not rendered: {err.message}"[:1000]
                 self._save(session, message)
-                log.error("touch %s of cart %s not rendered: %s", req.touch, cart.id, err.message)
-                raise ApplicationError(message.provider_result, type=RENDER_FAILED, non_retryable=True) from None
+                log.error("touch %s of cart %s not rendered (reason on the message)", req.touch, cart.id)
+                raise ApplicationError(
+                    "not rendered (reason on the message)", type=RENDER_FAILED, non_retryable=True
+                ) from None
             recipient = self._recipient(channel, contacts)
             if message.handed_over_at is not None:  # an earlier attempt died inside the provider call
                 message.uncertain_resends += 1

@@ -26,7 +26,7 @@ from jinja2 import BaseLoader, TemplateSyntaxError, meta, nodes
 
 from channel_models.vocabulary import INCENTIVES as INCENTIVE_KINDS
 from channel_models.vocabulary import REASONS
-from message_templates.context_limits import LONGEST_NAME, MAX_CART_LINES
+from message_templates.context_limits import LONGEST_NAME, LONGEST_UCS2_NAME, MAX_CART_LINES
 from message_templates.message import TemplateError
 from message_templates.renderer import FALLBACK_REASON, MAX_SOURCE_CHARS, TemplateRenderer, source_names
 from message_templates.samples import sample_context
@@ -35,7 +35,7 @@ from message_templates.sandbox import TemplateSandbox
 INCENTIVES = (None, *INCENTIVE_KINDS)
 # Worst cases for length and encoding: the longest name a message shows, one that forces UCS-2 SMS,
 # none at all; one item, and the biggest cart the webhooks admit with every text at its longest.
-FIRST_NAMES = (LONGEST_NAME, "Zoë", None)
+FIRST_NAMES = (LONGEST_NAME, LONGEST_UCS2_NAME, None)
 CART_SIZES = (1, MAX_CART_LINES)
 CONTEXT_NAMES = frozenset(
     {"shop", "customer", "cart", "reason", "touch", "bucket", "incentive", "unsubscribe_url", "sms_opt_out", "audience"}

@@ -15,7 +15,9 @@ MAX_ITEMS_SHOWN = 10  # cart lines a message lists; `cart.line_count` tells how 
 MAX_ITEM_TEXT_CHARS = 500  # a product or variant title
 MAX_IMAGE_URL_CHARS = 2000
 MAX_CART_LINES = 500  # lines a cart may have at all
-LONGEST_NAME = "Maximiliana-Alexandra Christodoulou-Bell"  # the worst-case samples' name: MAX_NAME_CHARS long
+# The worst-case samples' names, MAX_NAME_CHARS long: one in GSM-7, one that makes an SMS UCS-2.
+LONGEST_NAME = "Maximiliana-Alexandra Christodoulou-Bell"
+LONGEST_UCS2_NAME = "Zoë-Maximiliana Alexandra Christodoulidi"
 
 
 def name_for_message(first_name: str | None) -> str | None:

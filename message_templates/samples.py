@@ -33,7 +33,8 @@ _LONGEST_IMAGE = ("https://cdn.acme-outfitters.example/p/" + "x" * MAX_IMAGE_URL
 
 
 def _longest(text: str) -> str:
-    return (text + " " + "Extra-long product wording " * 40)[:MAX_ITEM_TEXT_CHARS]
+    """As long as a webhook admits, with the characters HTML escaping lengthens most (& < > " ')."""
+    return (text + " " + "Extra-long <product> & \"wording\" 'n' more " * 40)[:MAX_ITEM_TEXT_CHARS]
 
 
 def _sha256(value: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 # Plain dataclasses and pure functions, no state: shared with the sandbox instead of re-imported for every journey
 # the worker (re)loads - that re-import was a sixth of the worker's CPU under load.
@@ -181,6 +181,8 @@ class CartRecoveryWorkflow:
                 **SEND_OPTIONS,
             )
         except ActivityError as err:
+            if is_cancelled_exception(err):  # the journey itself was cancelled: stop, do not re-plan
+                raise
             # Refused, unrenderable, or still failing when its hour of retries ran out: this touch
             # failed, and the journey goes on to re-plan it and, in the end, record its outcome.
             cause = err.cause

@@ -20,6 +20,7 @@ from services.api.page_headers import PageHeaders
 from services.api.pages import STATIC_DIR, dashboard, login
 from services.api.pages import templates as template_pages
 from services.api.pages.access import PageAccessDenied, page_access_denied
+from services.api.request_guard import RequestGuard
 from services.api.routes import (
     carts,
     clicks,
@@ -32,11 +33,10 @@ from services.api.routes import (
     unsubscribe,
     webhooks,
 )
-from services.api.url_guard import RefuseNulInUrl
 from services.core.events import GenericWebhook
 from services.core.settings import Settings
 from services.ingest.journeys import Journeys
-from services.store.db import make_engine
+from services.store.db import database_unavailable, make_engine
 from services.store.service_clock import load_clock
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
     app.exception_handler(PageAccessDenied)(page_access_denied)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(PageHeaders)
-    app.add_middleware(RefuseNulInUrl)
+    app.add_middleware(RequestGuard)
 
     @app.get("/healthz", tags=["health"], summary="Database and workflow engine reachable")
     async def healthz() -> JSONResponse:
@@ -90,9 +90,12 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
         )
 
     @app.exception_handler(OperationalError)
-    async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+    async def _database_error(request: Request, exc: OperationalError) -> JSONResponse:
+        if not database_unavailable(exc):  # a fault of ours (statement parameters are hidden)
+            log.error("database error on %s %s", request.method, request.url.path, exc_info=exc)
+            return JSONResponse({"detail": "internal error"}, status_code=500)
         # A lock held longer than CR_API_LOCK_WAIT_SECONDS, or the database gone: retrying helps.
-        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__)
         return JSONResponse(
             {"detail": "database busy or unavailable; retry later"}, status_code=503, headers={"Retry-After": "5"}
         )

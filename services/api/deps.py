@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.core.bounds import SHOP_PATTERN, Moment
+from services.core.bounds import SHOP_FILTER_PATTERN, Moment
 from services.core.settings import Settings
 from services.ingest.journeys import Journeys
 from services.reports import recovery_report
@@ -47,7 +47,9 @@ JourneysDep = Annotated[Journeys, Depends(get_journeys)]
 
 
 async def report_scope(
-    shop: Annotated[str | None, Query(pattern=SHOP_PATTERN, description="one shop; all shops when absent")] = None,
+    shop: Annotated[
+        str | None, Query(pattern=SHOP_FILTER_PATTERN, description="one shop; all shops when absent or empty")
+    ] = None,
     since: Annotated[
         Moment | None, Query(description="abandoned at or after (ISO 8601; UTC unless an offset is given)")
     ] = None,

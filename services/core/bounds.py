@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator
 
 SHOP_PATTERN = r"^[A-Za-z0-9._-]{1,255}$"  # a shop's name: generic webhooks' `shop`, Shopify domains
+SHOP_FILTER_PATTERN = r"^[A-Za-z0-9._-]{0,255}$"  # a report's shop filter: empty means every shop
 MAX_DEPTH = 32
 MAX_NUMBER_CHARS = 40  # a 20-digit platform id fits twice over; Python's int() refuses over 4,300
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -70,7 +71,7 @@ class _Parse:
 def load_json(body: bytes) -> Any:
     """Parse a request body or raise `BodyError` naming the first offending field."""
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")  # a leading byte-order mark is allowed, as json.loads(bytes) does
     except UnicodeDecodeError:
         raise BodyError("body", "malformed JSON: body is not UTF-8", malformed=True) from None
     parse = _Parse()

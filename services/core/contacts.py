@@ -27,7 +27,12 @@ def normalize_email(raw: str | None) -> str | None:
     except EmailNotValidError:
         return None
     address = (result.ascii_email or "").lower()
-    return address if address and is_email(address) else None
+    parsed = is_email(address) if address else False
+    # apprise must read back exactly this address: it takes "o'brien@x" as the name "o" and the
+    # address "brien@x", which would send someone else the shopper's cart
+    if not isinstance(parsed, dict) or parsed["name"] or parsed["full_email"] != address:
+        return None
+    return address
 
 
 def normalize_phone(raw: str | None, default_region: str = "US") -> str | None:

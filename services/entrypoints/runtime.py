@@ -81,6 +81,7 @@ def embedded_temporal(settings: Settings):
         stderr=subprocess.STDOUT,
         preexec_fn=die_with_parent,
         umask=0o077,
+        start_new_session=True,  # Ctrl-C reaches the API and workers, which stop first; then this
     )
     try:
         deadline = time.monotonic() + 60
@@ -94,7 +95,7 @@ def embedded_temporal(settings: Settings):
     finally:
         process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=3)  # with the processes before it, `up` stops within 10 s
         except subprocess.TimeoutExpired:
             process.kill()
         log_file.close()
@@ -156,12 +157,12 @@ async def serve(settings: Settings, *, api: bool, worker: bool, address: str | N
     if api:  # its own engine: a request waits a short time for a lock, then answers 503
         api_engine = make_engine(settings.database_url, lock_wait_s=settings.api_lock_wait_seconds)
         app = create_app(settings, engine=api_engine, client=client)
+        server = _Server(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info"))
         inherited = os.environ.get(API_FD_ENV)  # `up` bound the port and passed its socket
-        where: dict[str, Any] = (
-            {"fd": int(inherited)} if inherited else {"host": settings.api_host, "port": settings.api_port}
-        )
-        server = _Server(uvicorn.Config(app, log_level="info", **where))
-        tasks.append(asyncio.create_task(server.serve()))
+        # socket.socket(fileno=...) keeps it a TCP socket (uvicorn's fd= would treat it as a Unix one,
+        # without TCP_NODELAY on the connections it accepts)
+        sockets = [socket.socket(fileno=int(inherited))] if inherited else None
+        tasks.append(asyncio.create_task(server.serve(sockets=sockets)))
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     log.info("shutting down")
     if server is not None:

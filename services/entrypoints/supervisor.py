@@ -6,11 +6,14 @@ against the one embedded Temporal server and the one database. The API port is b
 and handed to every API process (they accept from the same socket), so a port in use is one clear
 error and the processes share the load.
 
-A process that exits on its own is started again (a worker's journeys continue on the others, and
-on the new one: Temporal hands a dead worker's tasks to whoever polls). One that keeps dying - more
-than `MAX_RESTARTS` times in `RESTART_WINDOW_S` - stops everything with its exit status, rather
-than restart for ever. SIGTERM or SIGINT stops every process: SIGTERM to each, SIGKILL to any still
-running after `STOP_GRACE_S`.
+A process that exits on its own is started again, after a pause that doubles with each recent
+restart (1, 2, 4 ... s), so a passing outage of the database or of Temporal does not use up the
+restarts (a worker's journeys continue on the others, and on the new one: Temporal hands a dead
+worker's tasks to whoever polls). One that keeps dying - more than `MAX_RESTARTS` times in
+`RESTART_WINDOW_S` - stops everything with its exit status, rather than restart for ever. SIGTERM or
+SIGINT stops every process: SIGTERM to each, SIGKILL to any still running after `STOP_GRACE_S`.
+The database's tables are created here, once, before any process starts (several creating them at
+once on a fresh SQLite file would collide).
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from dataclasses import dataclass, field
 
 from services.core.settings import ConfigurationError, Settings
 from services.entrypoints.runtime import API_FD_ENV, die_with_parent
+from services.store.db import make_engine
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE_S = 8.0
+STOP_GRACE_S = 6.0  # then the embedded Temporal server (3 s at most): `up` stops within 10 s
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
 POLL_S = 0.2
@@ -42,6 +46,7 @@ class Child:
     index: int
     process: subprocess.Popen | None = None
     starts: deque = field(default_factory=lambda: deque(maxlen=MAX_RESTARTS + 1))
+    restart_at: float | None = None  # when an exited process is due to start again
 
     @property
     def name(self) -> str:
@@ -76,6 +81,7 @@ class Supervisor:
 
     def run(self) -> int:
         """Start everything, supervise until a stop signal (0) or a child that keeps failing (its status)."""
+        make_engine(self._settings.database_url).dispose()  # creates the tables, once
         self._socket = bind_api_socket(self._settings)
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
@@ -114,18 +120,24 @@ class Supervisor:
                 status = child.process.poll()
                 if status is None or self._stopping:
                     continue
-                recent = [t for t in child.starts if time.monotonic() - t < RESTART_WINDOW_S]
-                if len(recent) > MAX_RESTARTS:
-                    log.error(
-                        "%s exited %s times within %.0f s (status %s); stopping",
-                        child.name,
-                        len(recent),
-                        RESTART_WINDOW_S,
-                        status,
-                    )
-                    return status or 1
-                log.warning("%s exited with status %s; starting it again", child.name, status)
-                self._start(child)
+                now = time.monotonic()
+                if child.restart_at is None:
+                    recent = [t for t in child.starts if now - t < RESTART_WINDOW_S]
+                    if len(recent) > MAX_RESTARTS:
+                        log.error(
+                            "%s exited %s times within %.0f s (status %s); stopping",
+                            child.name,
+                            len(recent),
+                            RESTART_WINDOW_S,
+                            status,
+                        )
+                        return status or 1
+                    pause = 2.0 ** max(0, len(recent) - 1)
+                    child.restart_at = now + pause
+                    log.warning("%s exited with status %s; starting it again in %.0f s", child.name, status, pause)
+                elif now >= child.restart_at:
+                    child.restart_at = None
+                    self._start(child)
             time.sleep(POLL_S)
         return 0
 

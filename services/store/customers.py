@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -61,23 +60,24 @@ def _by_contact(
 
 def privacy_subjects(session: Session, shop: str, contact: ContactIn, region: str) -> list[str]:
     """Whom a privacy request is about: the customer its platform customer id names, else every
-    customer holding its e-mail or phone - the address is the requester's, whichever record holds it."""
+    customer holding its e-mail - the address is the requester's, whichever record holds it - else,
+    without an e-mail anyone holds, every customer holding its phone (a phone is more often shared
+    by a household, so it decides only when the e-mail cannot)."""
     if contact.customer_id:
         found = run(session, prepared.customer_by_external, shop=shop, external_id=contact.customer_id).scalar()
         if found:
             return [found]
     contacts = normalized_contacts(contact, region)
-    holders = select(Contact.customer_id).where(
-        Contact.shop == shop,
-        or_(
-            *[
-                (Contact.kind == kind) & (Contact.normalized == contacts[kind][1])
-                for kind in ("email", "phone")
-                if kind in contacts
-            ]
-        ),
-    )
-    return sorted(set(session.exec(holders))) if any(k in contacts for k in ("email", "phone")) else []
+    for kind in ("email", "phone"):
+        if kind in contacts:
+            holders = session.exec(
+                select(Contact.customer_id).where(
+                    Contact.shop == shop, Contact.kind == kind, Contact.normalized == contacts[kind][1]
+                )
+            ).all()
+            if holders:
+                return sorted(set(holders))
+    return []
 
 
 def find_customer(session: Session, shop: str, contact: ContactIn, region: str) -> Customer | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel, create_engine
 
 from services.store import tables  # noqa: F401  (registers the tables)
@@ -20,6 +22,20 @@ def private_file(path: Path) -> None:
 
 
 WORKER_LOCK_WAIT_S = 30.0  # activities are retried anyway; a wait is cheaper than a retry
+
+
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open database file", "disk i/o error")
+_POSTGRES_UNAVAILABLE = ("08", "53", "57P", "55P03")  # connection, resources, shutdown, lock wait
+
+
+def database_unavailable(err: OperationalError) -> bool:
+    """True for the errors a retry can cure - a lock held too long, a database gone or full - and
+    False for a fault of ours (a missing column, bad SQL), which must not hide behind a 503."""
+    original = err.orig
+    state = getattr(original, "sqlstate", None)
+    if isinstance(original, sqlite3.Error):
+        return any(marker in str(original).lower() for marker in _SQLITE_UNAVAILABLE)
+    return state is None or str(state).startswith(_POSTGRES_UNAVAILABLE)
 
 
 def make_engine(url: str, *, create: bool = True, lock_wait_s: float = WORKER_LOCK_WAIT_S) -> Engine:

@@ -42,3 +42,13 @@ def test_tighter_segment_budget_rejects_the_longest_default(renderer):
     tight = TemplateRenderer(sms_max_segments=1)
     [problem] = check_sources(tight, "sms", "price", packaged_sources("sms", "price"))
     assert "budget is 1" in problem.message
+
+
+def test_the_worst_case_names_are_as_long_as_a_message_shows_in_either_sms_alphabet():
+    from message_templates.context_limits import LONGEST_NAME, LONGEST_UCS2_NAME, MAX_NAME_CHARS, name_for_message
+    from message_templates.validation import is_gsm7
+
+    assert len(LONGEST_NAME) == len(LONGEST_UCS2_NAME) == MAX_NAME_CHARS
+    assert is_gsm7(LONGEST_NAME) and not is_gsm7(LONGEST_UCS2_NAME)
+    assert name_for_message(LONGEST_UCS2_NAME) == LONGEST_UCS2_NAME
+    assert name_for_message(LONGEST_NAME + "x") is None

@@ -29,8 +29,8 @@ from services.core.bounds import SHOP_PATTERN, within_calendar
 from services.core.lateness import BEHIND_AFTER_S
 from services.model_ops.overview import models_overview
 from services.reports.headline import headline_rows
-from services.reports.send_timing import send_timing
 from services.reports.scope import ReportScope
+from services.reports.send_timing import send_timing
 
 router = APIRouter(tags=["reports pages"], include_in_schema=False)
 ViewerPage = Annotated[Principal, Depends(require_page_role("viewer"))]

@@ -25,6 +25,7 @@ from services.core.events import GenericWebhook, Ignored
 from services.core.signing import generic_signature_valid, shopify_hmac_valid
 from services.ingest import intake
 from services.ingest.platforms import PayloadError, generic, shopify
+from services.store.db import database_unavailable
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -69,7 +70,15 @@ async def shopify_webhook(
         return {"status": "ignored", "detail": f"topic {x_shopify_topic} is not handled"}
     delivery = x_shopify_webhook_id or hashlib.sha256(body).hexdigest()
     return await handle(
-        engine, settings, clock, journeys, shop, "shopify", f"shopify:{shop}:{delivery}", x_shopify_topic, event
+        engine,
+        settings,
+        clock,
+        journeys,
+        shop,
+        "shopify",
+        receipt_key("shopify", shop, delivery),
+        x_shopify_topic,
+        event,
     )
 
 
@@ -118,10 +127,17 @@ async def generic_webhook(
         journeys,
         webhook.shop,
         "generic",
-        f"generic:{webhook.shop}:{webhook.id}",
+        receipt_key("generic", webhook.shop, webhook.id),
         event.type,
         event,
     )
+
+
+def receipt_key(platform: str, shop: str, delivery: str) -> str:
+    """The dedupe key of a delivery. The delivery id comes from an unsigned header (Shopify's
+    X-Shopify-Webhook-Id) and may be any length: a long one is kept as its digest."""
+    key = f"{platform}:{shop}:{delivery}"
+    return key if len(key) <= 300 else f"{platform}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 async def handle(engine, settings, clock, journeys, shop, platform, receipt_id, topic, event) -> dict:
@@ -131,9 +147,11 @@ async def handle(engine, settings, clock, journeys, shop, platform, receipt_id, 
             intake.store_event, engine, settings, shop, platform, event, now, receipt_id, topic
         )
         await asyncio.wait_for(intake.tell_journeys(journeys, shop, stored.actions), TEMPORAL_TIMEOUT_S)
-    except OperationalError:
-        log.exception("database unavailable while handling %s", topic)
-        raise HTTPException(503, "database unavailable; retry later") from None
+    except OperationalError as err:
+        if not database_unavailable(err):
+            raise
+        log.warning("database unavailable while handling %s: %s", topic, type(err.orig).__name__)
+        raise HTTPException(503, "database unavailable; retry later", headers={"Retry-After": "5"}) from None
     except (TimeoutError, RPCError, ConnectionError, RuntimeError):
         # RuntimeError: the SDK's "failed client connect" when the server is down
         log.exception("workflow engine unavailable while handling %s", topic)

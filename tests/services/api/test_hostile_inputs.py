@@ -471,3 +471,42 @@ def test_every_route_survives_hostile_path_and_query_values(service):
                 assert response.status_code < 500, (method, path, params, response.text[:300])
                 checked += 1
     assert checked > 500
+    service.footprint = footprint(service)  # some of those requests were valid and stored something
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"name": "a\\ud800", "role": "viewer"}', 422),  # an unpaired surrogate: no database stores it
+        (b'{"name": "a\\u0000b", "role": "viewer"}', 422),  # a NUL: PostgreSQL refuses it
+        (b'{"name": ' + b"[" * 100 + b"]" * 100 + b', "role": "viewer"}', 422),
+        (b'{"name": "ok", "role": "viewer"', 422),  # malformed: FastAPI's own answer, with the position
+        (b"\xef\xbb\xbf" + b'{"name": "with a byte-order mark", "role": "viewer"}', 201),
+    ],
+)
+def test_json_bodies_of_every_route_are_held_to_the_same_bounds(service, body, status):
+    headers = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
+    response = service.post("/v1/keys", content=body, headers=headers)
+    assert response.status_code == status, response.text[:300]
+    check(service, response)
+
+
+def test_a_long_unsigned_delivery_id_is_kept_as_its_digest(service):
+    body = encode(SHOPIFY_BODIES["shop/redact"])
+    headers = {
+        "X-Shopify-Topic": "shop/redact",
+        "X-Shopify-Hmac-Sha256": sign_shopify(SHOPIFY_SECRET, body),
+        "X-Shopify-Shop-Domain": "fuzz.myshopify.com",
+        "X-Shopify-Webhook-Id": "d" * 2000,
+    }
+    first = service.post("/webhooks/shopify", content=body, headers=headers)
+    again = service.post("/webhooks/shopify", content=body, headers=headers)
+    assert (first.status_code, first.json()["status"]) == (200, "accepted"), first.text[:300]
+    assert again.json()["status"] == "duplicate"
+    check(service, again)
+
+
+def test_an_empty_shop_filter_means_every_shop(service):
+    response = service.get("/v1/reports/recovery", params={"shop": ""}, headers={"Authorization": f"Bearer {ADMIN}"})
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["shop"] is None

@@ -246,3 +246,23 @@ def test_erasure_by_address_alone_covers_every_customer_holding_it(engine):
     )
     text = database_text(engine)
     assert not any(needle in text for needle in ("annabel", "bertrand", shared))
+
+
+def test_a_shared_household_phone_does_not_widen_an_erasure_by_e_mail(engine):
+    home = "+1 650 253 0001"
+    store(
+        engine,
+        cart_event(
+            "tok-p", who=ContactIn(customer_id="id-p", email="pat@example.com", phone=home, first_name="Patricia")
+        ),
+    )
+    store(
+        engine,
+        cart_event(
+            "tok-q", who=ContactIn(customer_id="id-q", email="quin@example.com", phone=home, first_name="Quinlan")
+        ),
+    )
+    stored = store(engine, PrivacyRequest(action="erase", contact=ContactIn(email="pat@example.com", phone=home)))
+    assert signals(stored) == [(cart_key(SHOP, "tok-p"), "erase")]
+    text = database_text(engine)
+    assert "patricia" not in text and "quinlan" in text

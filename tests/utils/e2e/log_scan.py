@@ -19,8 +19,9 @@ from services.core.logs import QUIET_LOGGERS, quiet_libraries
 PERSONAL_KEYS = frozenset(
     {"email", "email_address", "phone", "sms_marketing_phone", "first_name", "last_name", "name", "address1", "to"}
 )
-# Loggers of the tests' own machinery (the SMTP sink logs each envelope), not of the service.
-NOT_THE_SERVICE = ("mail.log", "tests.", "httpx", "httpcore", "asyncio")
+# Loggers of the tests' own machinery (the SMTP sink logs each envelope, httpx the tests' own
+# requests), not of the service.
+NOT_THE_SERVICE = ("mail.log", "tests.", "httpx", "httpcore")
 _posted: list[str] = []
 
 
@@ -77,16 +78,25 @@ class _Keep(logging.Handler):
 
 @contextmanager
 def scanned_logs(directory: Path) -> Iterator[None]:
+    """Every record any logger handles is kept - hooked into Logger.handle rather than added as a
+    handler, so loggers that do not propagate to the root (uvicorn's) and handlers that a logging
+    configuration replaces meanwhile cannot hide a line."""
     root, keep = logging.getLogger(), _Keep()
     level, _posted[:] = root.level, []
     quieted = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    original = logging.Logger.handle
+
+    def handle(self: logging.Logger, record: logging.LogRecord) -> None:
+        keep.handle(record)
+        original(self, record)
+
     root.setLevel(logging.DEBUG)
     quiet_libraries()
-    root.addHandler(keep)
+    logging.Logger.handle = handle  # type: ignore[method-assign]
     try:
         yield
     finally:
-        root.removeHandler(keep)
+        logging.Logger.handle = original  # type: ignore[method-assign]
         root.setLevel(level)
         for name, was in quieted.items():
             logging.getLogger(name).setLevel(was)

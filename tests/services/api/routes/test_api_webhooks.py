@@ -257,6 +257,19 @@ async def test_a_held_database_lock_is_a_quick_503_everywhere(tmp_path, dev_env)
             assert retry.status_code == 200, retry.text
 
 
+async def test_a_fault_of_ours_in_the_database_is_a_500_not_a_503_that_would_be_retried_for_ever(tmp_path, dev_env):
+    app = create_app(settings_for(tmp_path), client=dev_env.client)
+    with sqlite3.connect(tmp_path / "cartrecovery.db") as db:
+        db.execute("ALTER TABLE carts DROP COLUMN stage")  # an old schema, say
+    body = json.dumps(unique_checkout()).encode()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.post("/webhooks/shopify", content=body, headers=shopify_headers(body))
+    assert response.status_code == 500
+    assert carts(app.state.engine) == 0
+
+
 @pytest.mark.parametrize(
     "header,status", [(None, 401), ("Bearer nope", 401), ("Basic x", 401), (f"Bearer {ADMIN}", 404)]
 )
