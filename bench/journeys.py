@@ -2,7 +2,7 @@
 same Temporal calls and nothing else, on the same embedded server in the same run.
 
     python bench/journeys.py [--rates 1,2,4,8] [--duration 300] [--scale 3600] [--only service|skeleton]
-                             [--service-command "cartrecovery up"]
+                             [--service-command "cartrecovery up"] [--service-cwd DIR] [--env CR_X=value ...]
 
 Service: the real service (`cartrecovery up` by default, pointed at the bench's Temporal server
 with CR_TEMPORAL_ADDRESS; `--service-command` runs another build, e.g. an older checkout's
@@ -303,24 +303,30 @@ def measure_service(database: Path, shop: str, scale: float) -> Step:
         ).fetchone()
         now = anchor_virtual + (time.time() - anchor_real) * clock_scale
         carts = db.execute("SELECT count(*) FROM carts WHERE shop = ?", (shop,)).fetchone()[0]
-        touches = db.execute(
-            """SELECT d.send_at, m.sent_at FROM decisions d JOIN carts c ON c.id = d.cart_id
-               LEFT JOIN messages m ON m.decision_id = d.id AND m.status = 'sent'
+        rows = db.execute(
+            """SELECT d.cart_id, d.touch, d.id, d.send_at, m.status, m.sent_at, c.status
+               FROM decisions d JOIN carts c ON c.id = d.cart_id LEFT JOIN messages m ON m.decision_id = d.id
                WHERE c.shop = ? AND d.stop = 0 AND d.send_at IS NOT NULL""",
             (shop,),
         ).fetchall()
         idle = db.execute(
             "SELECT updated_at FROM carts WHERE shop = ? AND abandoned_at IS NULL AND status = 'open'", (shop,)
         ).fetchall()
+    # a touch's plan is its latest decision: one held back at send time (quiet hours, a cap, consent)
+    # was planned again, and that later plan is what it is measured against
+    latest: dict[tuple[str, int], tuple] = {}
+    for row in rows:
+        if (row[0], row[1]) not in latest or row[2] > latest[(row[0], row[1])][2]:
+            latest[(row[0], row[1])] = row
     lateness, sent = [], 0
-    for send_at, sent_at in touches:
+    for _cart, _touch, _id, send_at, status, sent_at, cart_status in latest.values():
         planned = _ts(send_at)
         if planned > now:
             continue
-        if sent_at is not None:
+        if status == "sent":
             sent += 1
             lateness.append(max(0.0, _ts(sent_at) - planned) / scale)
-        else:
+        elif status in (None, "sending") and cart_status == "open":  # due, not sent yet
             lateness.append(max(0.0, now - planned) / scale)
     for (updated_at,) in idle:
         overdue = now - (_ts(updated_at) + ABANDON_AFTER_S + TOUCH_HOURS[0] * 3600)
@@ -388,7 +394,7 @@ async def run_service(args: argparse.Namespace, address: str, rates: list[float]
             "CR_SMS_CAP_HOURS": "0",
             "CR_PUSH_CAP_HOURS": "0",
             "CR_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
-        }
+        } | dict(pair.split("=", 1) for pair in args.env)
         log = open(Path(data) / "service.log", "wb")
         service = subprocess.Popen(
             shlex.split(args.service_command),
@@ -441,4 +447,5 @@ if __name__ == "__main__":
         help="how to start the service (it gets CR_* settings in its environment)",
     )
     parser.add_argument("--service-cwd", default="", help="where to run it (default: this checkout)")
+    parser.add_argument("--env", action="append", default=[], help="more CR_*=value settings for the service")
     asyncio.run(main(parser.parse_args()))
