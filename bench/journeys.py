@@ -32,7 +32,6 @@ import os
 import random
 import shlex
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -40,7 +39,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -51,8 +50,9 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from bench.service_processes import ROOT, embedded_dev_server  # noqa: E402
+from services.core.clock import utc  # noqa: E402
 from services.core.signing import sign_generic  # noqa: E402
-from tests.utils.e2e.sinks import HttpSink  # noqa: E402
+from tests.utils.e2e.sinks import HttpSink, free_port  # noqa: E402
 
 SECRET = "bench-journeys-secret"
 ADMIN = "Zq8vT3mW9xK2pL7nR4sY6bH1cJ5dF0gA"
@@ -61,12 +61,6 @@ TOUCH_HOURS = (1.0, 24.0, 72.0)
 ABANDON_AFTER_S = 1800
 ATTRIBUTION_S = 120 * 3600
 ORDER_SHARE = 0.1
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -290,10 +284,10 @@ async def service_step(api: httpx.AsyncClient, database: Path, rate: float, dura
             await post({"type": "order", "order_id": f"o-{cart_id}", "cart_id": cart_id, "total_value": "52.00"})
 
     await paced(rate, duration, cart)
-    return measure_service(database, shop, scale)
+    return measure_service(database, shop, rate, scale)
 
 
-def measure_service(database: Path, shop: str, scale: float) -> Step:
+def measure_service(database: Path, shop: str, rate: float, scale: float) -> Step:
     """Lateness of every touch planned before now - sent ones from their send time, unsent ones so
     far - and of every abandonment overdue but not yet recorded (its first touch cannot be planned).
     Read from columns every version of the schema has."""
@@ -332,14 +326,11 @@ def measure_service(database: Path, shop: str, scale: float) -> Step:
         overdue = now - (_ts(updated_at) + ABANDON_AFTER_S + TOUCH_HOURS[0] * 3600)
         if overdue > 0:
             lateness.append(overdue / scale)
-    return Step(0.0, carts, len(lateness), sent, quantile(lateness, 0.5), quantile(lateness, 0.99))
+    return Step(rate, carts, len(lateness), sent, quantile(lateness, 0.5), quantile(lateness, 0.99))
 
 
 def _ts(text: str) -> float:
-    from datetime import UTC, datetime
-
-    moment = datetime.fromisoformat(str(text))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return utc(datetime.fromisoformat(str(text))).timestamp()  # SQLite keeps naive UTC text
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -408,7 +399,6 @@ async def run_service(args: argparse.Namespace, address: str, rates: list[float]
                 await _healthy(api)
                 for rate in rates:
                     step = await service_step(api, Path(data) / "cartrecovery.db", rate, args.duration, args.scale)
-                    step.rate = rate
                     print(step.line("service"), flush=True)
                     steps.append(step)
                     if not step.sustained:

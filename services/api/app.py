@@ -97,7 +97,7 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
         # A lock held longer than CR_API_LOCK_WAIT_SECONDS, or the database gone: retrying helps.
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__)
         return JSONResponse(
-            {"detail": "database busy or unavailable; retry later"}, status_code=503, headers={"Retry-After": "5"}
+            {"detail": "database unavailable; retry later"}, status_code=503, headers={"Retry-After": "5"}
         )
 
     @app.exception_handler(RequestValidationError)

@@ -18,6 +18,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
+from services.core.clock import utc
+
 SHOP_PATTERN = r"^[A-Za-z0-9._-]{1,255}$"  # a shop's name: generic webhooks' `shop`, Shopify domains
 SHOP_FILTER_PATTERN = r"^[A-Za-z0-9._-]{0,255}$"  # a report's shop filter: empty means every shop
 MAX_DEPTH = 32
@@ -128,7 +130,7 @@ def within_calendar(moment: datetime) -> datetime:
     """The moment in UTC (naive means UTC), if it lies in [EARLIEST, LATEST); ValueError otherwise."""
     message = f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"
     try:
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        moment = utc(moment)
     except OverflowError:  # the offset pushed it past year 1 or 9999
         raise ValueError(message) from None
     if not EARLIEST <= moment < LATEST:

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from channel_models.vocabulary import CONTACTS_FOR
 from services.core.clock import utc
 from services.core.contacts import normalize_email, normalize_phone
 from services.core.events import ConsentChange
@@ -150,7 +151,8 @@ def current_consent(session: Session, customer_id: str) -> dict[str, ConsentReco
 
 # A revocation follows the address: channel -> the contact whose other holders' revocations apply.
 REVOKED_WITH = {"email": "email", "sms": "phone"}
-SHARED_ADDRESS = {"email": "email", "sms": "phone", "push": "push_token"}  # channel -> the contact it reaches
+# channel -> the contact it reaches (retargeting reaches an audience, not an inbox: no cap is shared)
+SHARED_ADDRESS = {channel: CONTACTS_FOR[channel][0] for channel in ("email", "sms", "push")}
 
 
 def sharing_address(customer_id: str, kind: str):

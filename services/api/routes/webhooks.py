@@ -2,7 +2,8 @@
 
 Order of checks, each with its own status: size (413) -> signature (401) -> JSON (400) ->
 schema (422) -> topic (200 ignored) -> duplicate delivery (200) -> store -> journeys (503 if the
-database or Temporal is unreachable; the platform retries and the retry repairs everything).
+database - services/api/app.py answers for it on every route - or Temporal is unreachable; the
+platform retries and the retry repairs everything).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.exc import OperationalError
 from temporalio.service import RPCError
 
 from services.api.deps import ClockDep, EngineDep, JourneysDep, SettingsDep
@@ -25,7 +25,6 @@ from services.core.events import GenericWebhook, Ignored
 from services.core.signing import generic_signature_valid, shopify_hmac_valid
 from services.ingest import intake
 from services.ingest.platforms import PayloadError, generic, shopify
-from services.store.db import database_unavailable
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -147,11 +146,6 @@ async def handle(engine, settings, clock, journeys, shop, platform, receipt_id, 
             intake.store_event, engine, settings, shop, platform, event, now, receipt_id, topic
         )
         await asyncio.wait_for(intake.tell_journeys(journeys, shop, stored.actions), TEMPORAL_TIMEOUT_S)
-    except OperationalError as err:
-        if not database_unavailable(err):
-            raise
-        log.warning("database unavailable while handling %s: %s", topic, type(err.orig).__name__)
-        raise HTTPException(503, "database unavailable; retry later", headers={"Retry-After": "5"}) from None
     except (TimeoutError, RPCError, ConnectionError, RuntimeError):
         # RuntimeError: the SDK's "failed client connect" when the server is down
         log.exception("workflow engine unavailable while handling %s", topic)
