@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from services.store import tables  # noqa: F401  (registers the tables)
 
@@ -75,3 +75,16 @@ def make_engine(url: str, *, create: bool = True, lock_wait_s: float = WORKER_LO
     if create:
         SQLModel.metadata.create_all(engine)
     return engine
+
+
+def snapshot(session: Session) -> Session:
+    """Make the session's reads one consistent snapshot, for a view built from several queries
+    (a cart's status and its outcome are committed together and must be read together).
+    SQLite's driver starts no transaction for a SELECT, so every query would see the latest
+    commit; PostgreSQL's READ COMMITTED gives each statement its own snapshot."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")  # WAL: the first read fixes the snapshot
+    else:
+        connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    return session

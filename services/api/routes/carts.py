@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from services.api.auth import ViewerDep
 from services.api.deps import EngineDep
+from services.store.db import snapshot
 from services.store.views import cart_journey, find_cart
 
 router = APIRouter(prefix="/v1", tags=["journeys and reports"], dependencies=[ViewerDep])
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/v1", tags=["journeys and reports"], dependencies=[Vi
 async def get_cart(engine: EngineDep, cart_id: str, shop: str | None = Query(None, max_length=255)) -> dict:
     def load():
         with Session(engine) as session:
+            snapshot(session)
             cart = find_cart(session, cart_id, shop)
             return cart_journey(session, cart) if cart is not None else None
 
