@@ -11,9 +11,10 @@ phone), a behaviour signal, and an update of the cart a moment later; one cart i
 its journey. The rule prior plans three touches (SMS and push to loopback HTTP sinks) at 1 h, 24 h
 and 72 h after abandonment on the service clock (`--scale` times real time).
 Skeleton: a workflow with the same Temporal calls - signal-with-start, the idle timer reset by a
-second signal, record_abandonment, per touch a plan activity, a timer to the planned time and a
-send activity, the attribution timer, record_outcome - whose activities do nothing, run by one
-worker process, started and signalled straight from the client.
+second signal, record_abandonment, per touch a plan, a timer to the planned time and a send
+activity, the attribution timer, record_outcome (recording and planning as local activities, as the
+service's journeys since `workflows.cart_recovery.LOCAL_STEPS`) - whose activities do nothing, run
+unsandboxed by one worker process, started and signalled straight from the client.
 
 At each rate, carts arrive for `--duration` seconds; a touch counts as on time when it left less
 than 60 s (real) after its planned time, and a planned touch not sent by the end of the step counts
@@ -153,9 +154,9 @@ class SkeletonJourney:
             if self.ordered:
                 return
         abandoned = workflow.now().timestamp() * scale
-        await workflow.execute_activity(skeleton_record, "abandonment", **options)
+        await workflow.execute_local_activity(skeleton_record, "abandonment", **options)
         for touch, hours in enumerate(TOUCH_HOURS, 1):
-            plan = await workflow.execute_activity(
+            plan = await workflow.execute_local_activity(
                 skeleton_plan, Planned(abandoned + hours * 3600, touch, scale), result_type=Planned, **options
             )
             wait = (plan.at - workflow.now().timestamp() * scale) / scale
@@ -174,7 +175,7 @@ class SkeletonJourney:
                     await workflow.wait_condition(lambda: self.ordered, timeout=timedelta(seconds=remaining))
                 except TimeoutError:
                     pass
-        await workflow.execute_activity(skeleton_record, "outcome", **options)
+        await workflow.execute_local_activity(skeleton_record, "outcome", **options)
 
 
 def _skeleton_worker(address: str, queue: str, sends: str) -> None:

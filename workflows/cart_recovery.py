@@ -10,9 +10,9 @@ the shopper is back: the journey watches for idleness again and then re-plans th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -57,7 +57,13 @@ RECORD_OPTIONS: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
 )
-MAX_PLANS_PER_TOUCH = 5  # fallbacks after a permanent failure or a consent change
+# Planning and recording are short database steps: run as local activities they cost the journey
+# one marker event each instead of an activity task and a workflow task (a third of a journey's
+# history and worker CPU; bench/journeys.py, docs/PERFORMANCE.md). Journeys started before this
+# change replay their recorded activity tasks (tests/workflows/histories).
+LOCAL_STEPS = "local-plan-and-record"
+MAX_PLANS_PER_TOUCH = 5
+T = TypeVar("T")  # fallbacks after a permanent failure or a consent change
 
 
 @workflow.defn
@@ -110,10 +116,10 @@ class CartRecoveryWorkflow:
         abandoned_at = self._abandoned_at = self._now()
         holdout = self._holdout = in_holdout(inp.cart_key, inp.holdout_percent)
         self._state = "holdout" if holdout else "abandoned"
-        await workflow.execute_activity_method(
+        await self._step(
             RecordingActivities.record_abandonment,
             AbandonmentRecord(inp.cart_key, abandoned_at, holdout),
-            **RECORD_OPTIONS,
+            RECORD_OPTIONS,
         )
         deadline = abandoned_at + inp.attribution_window_s
         if not holdout:
@@ -142,12 +148,12 @@ class CartRecoveryWorkflow:
         while touch <= self._inp.max_touches and not self._ended():
             self._state = f"touch {touch}"
             plans += 1
-            plan = await workflow.execute_activity_method(
+            plan = await self._step(
                 PlanningActivities.plan_touch,
                 PlanRequest(
                     self._inp.cart_key, touch, self._inp.max_touches, self._now(), abandoned_at, deadline, excluded
                 ),
-                **PLAN_OPTIONS,
+                PLAN_OPTIONS,
             )
             if plan.stop:
                 return
@@ -209,7 +215,7 @@ class CartRecoveryWorkflow:
         else:
             status = "not_recovered"
         self._state = "done"
-        await workflow.execute_activity_method(
+        await self._step(
             RecordingActivities.record_outcome,
             OutcomeRecord(
                 cart_key=inp.cart_key,
@@ -222,9 +228,16 @@ class CartRecoveryWorkflow:
                 abandoned_at=abandoned_at,
                 reason=self._stop_reason,
             ),
-            **RECORD_OPTIONS,
+            RECORD_OPTIONS,
         )
         return RecoveryResult(status, len(self._touches_sent), attributed, self._stop_reason)
+
+    def _step(self, method: Callable[[Any, Any], T], arg: Any, options: dict[str, Any]) -> Awaitable[T]:
+        """A planning or recording activity: local (see LOCAL_STEPS), or a task as journeys begun
+        before it recorded."""
+        if workflow.patched(LOCAL_STEPS):
+            return workflow.execute_local_activity_method(method, arg, **options)
+        return workflow.execute_activity_method(method, arg, **options)
 
     # --- time on the service clock ---
     def _ended(self) -> bool:

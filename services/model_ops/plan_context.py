@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, or_
+from sqlalchemy import BindParameter, and_, bindparam, or_
 from sqlmodel import Session, col, func, select
 
 from channel_models.context import PlanContext, Reachability
@@ -163,18 +164,33 @@ def _sent_history(session: Session, cart: Cart, now: datetime) -> list[tuple[str
     messages, and those of any other customer holding the same e-mail (for e-mail), phone (SMS) or
     device token (push) - caps protect an inbox, not a record (README, "Who is who"). A guest
     without a customer record: this cart's messages."""
-    query = select(Message.channel, Message.sent_at, Message.cart_id).where(
-        Message.status == "sent", col(Message.sent_at) >= now - HISTORY
-    )
+    since = now - HISTORY
     if cart.customer_id:
-        reached = [col(Cart.customer_id) == cart.customer_id] + [
-            and_(col(Message.channel) == channel, col(Cart.customer_id).in_(sharing_address(cart.customer_id, kind)))
-            for channel, kind in SHARED_ADDRESS.items()
-        ]
-        query = query.join(Cart, col(Cart.id) == col(Message.cart_id)).where(or_(*reached))
+        rows = session.exec(_sent_to_customer(), params={"customer_id": cart.customer_id, "since": since})
     else:
-        query = query.where(Message.cart_id == cart.id)
-    return [(channel, utc(at), cart_id) for channel, at, cart_id in session.exec(query) if at is not None]
+        rows = session.exec(_sent_for_cart(), params={"cart_id": cart.id, "since": since})
+    return [(channel, utc(at), cart_id) for channel, at, cart_id in rows if at is not None]
+
+
+def _sent_since():
+    return select(Message.channel, Message.sent_at, Message.cart_id).where(
+        Message.status == "sent", col(Message.sent_at) >= bindparam("since")
+    )
+
+
+@cache
+def _sent_to_customer():  # built once: plan_touch and send_touch run it on every touch
+    customer: BindParameter[str] = bindparam("customer_id")
+    reached = [col(Cart.customer_id) == customer] + [
+        and_(col(Message.channel) == channel, col(Cart.customer_id).in_(sharing_address(customer, kind)))
+        for channel, kind in SHARED_ADDRESS.items()
+    ]
+    return _sent_since().join(Cart, col(Cart.id) == col(Message.cart_id)).where(or_(*reached))
+
+
+@cache
+def _sent_for_cart():
+    return _sent_since().where(Message.cart_id == bindparam("cart_id"))
 
 
 def _whereabouts(session: Session, settings: Settings, cart: Cart) -> tuple[str | None, str | None, str | None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy import BindParameter
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -155,7 +156,7 @@ REVOKED_WITH = {"email": "email", "sms": "phone"}
 SHARED_ADDRESS = {channel: CONTACTS_FOR[channel][0] for channel in ("email", "sms", "push")}
 
 
-def sharing_address(customer_id: str, kind: str):
+def sharing_address(customer_id: str | BindParameter[str], kind: str):
     """A subquery: the customers (this one included) holding the same contact of `kind` as this one."""
     mine = aliased(Contact)
     same = (mine.shop == Contact.shop) & (mine.kind == Contact.kind) & (mine.normalized == Contact.normalized)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
@@ -273,3 +274,25 @@ async def test_activity_failure_surfaces(time_skipping_env, task_queue):
         handle = await start(time_skipping_env, task_queue, journey_input())
         with pytest.raises(WorkflowFailureError):
             await handle.result()
+
+
+async def test_planning_and_recording_are_local_steps_only_sends_are_activity_tasks(time_skipping_env, task_queue):
+    """A journey's history: one activity task per send; abandonment, plans and the outcome are
+    local-activity markers (the cheaper journey of bench/journeys.py)."""
+    script = Script()
+    async with worker(time_skipping_env, task_queue, script):
+        handle = await start(time_skipping_env, task_queue, journey_input())
+        await time_skipping_env.sleep(1800 + 30 * HOUR)
+        await handle.signal(CartRecoveryWorkflow.order_placed, OrderPlaced(42))
+        await handle.result()
+        history = await handle.fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    markers = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    assert scheduled == ["send_touch", "send_touch"]
+    # the patch marker, record_abandonment, plan_touch x3 (the third one's send was stopped by the order), record_outcome
+    assert len(markers) == 1 + 1 + 3 + 1
+    assert len(script.plans) == 3 and len(script.outcomes) == 1
