@@ -1,7 +1,12 @@
 """The Temporal worker: CartRecoveryWorkflow and RetrainWorkflow plus their activities, with their
 dependencies. One ModelCache per worker: plan_touch plans with the models it holds, and the
 retraining activity refreshes it as soon as it promotes a version (other workers see the promotion
-within CR_MODEL_REFRESH_SECONDS)."""
+within CR_MODEL_REFRESH_SECONDS).
+
+The workflows run unsandboxed here: building a sandbox for every new journey cost an eighth of the
+worker's CPU under load (bench/journeys.py, docs/PERFORMANCE.md). The workflow tests
+(tests/workflows) run the same workflows in the SDK's default sandbox, which fails a test on any
+non-deterministic call (time, random, I/O) a change brings in, and replay recorded histories."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.planning import PlanningActivities
 from activities.recording import RecordingActivities
@@ -52,4 +57,5 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,
         max_cached_workflows=settings.worker_cached_workflows,
+        workflow_runner=UnsandboxedWorkflowRunner(),
     )
