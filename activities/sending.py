@@ -122,7 +122,8 @@ class SendingActivities(contracts.SendingActivities):
                 log.warning("resending touch %s of cart %s after an interrupted attempt", req.touch, cart.id)
             message.status, message.handed_over_at = "sending", datetime.now(UTC)
             self._save(session, message)  # committed before the provider sees anything
-            activity.heartbeat()
+            if not activity.info().is_local:  # a local activity has no heartbeat
+                activity.heartbeat()
             try:
                 delivered = self._delivery.send(
                     channel, recipient, rendered, self._headers(channel, unsubscribe), req.idempotency_key

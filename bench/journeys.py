@@ -12,8 +12,8 @@ its journey. The rule prior plans three touches (SMS and push to loopback HTTP s
 and 72 h after abandonment on the service clock (`--scale` times real time).
 Skeleton: a workflow with the same Temporal calls - signal-with-start, the idle timer reset by a
 second signal, record_abandonment, per touch a plan, a timer to the planned time and a send
-activity, the attribution timer, record_outcome (recording and planning as local activities, as the
-service's journeys since `workflows.cart_recovery.LOCAL_STEPS`) - whose activities do nothing, run
+activity, the attribution timer, record_outcome (every step a local activity, as in the service's journeys since
+`workflows.cart_recovery.LOCAL_STEPS`) - whose activities do nothing, run
 unsandboxed by one worker process, started and signalled straight from the client.
 
 At each rate, carts arrive for `--duration` seconds; a touch counts as on time when it left less
@@ -39,6 +39,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -167,7 +170,7 @@ class SkeletonJourney:
                     pass
             if self.ordered:
                 break
-            await workflow.execute_activity(skeleton_send, plan, **options)
+            await workflow.execute_local_activity(skeleton_send, plan, **options)
         if not self.ordered:
             remaining = (abandoned + ATTRIBUTION_S - workflow.now().timestamp() * scale) / scale
             if remaining > 0:
@@ -248,21 +251,42 @@ async def skeleton_step(client: Client, queue: str, sends: Path, rate: float, du
     return Step(rate, carts, len(lateness), sent, quantile(lateness, 0.5), quantile(lateness, 0.99))
 
 
-async def service_step(api: httpx.AsyncClient, database: Path, rate: float, duration: float, scale: float) -> Step:
-    shop, rng = f"bench-{uuid.uuid4().hex[:6]}", random.Random(2)
+class CartFeeder:
+    """Posts a shop's carts as a platform would: signed generic webhooks, a 503 retried after its
+    Retry-After (five tries). `answers` counts the final answer of every webhook by status code,
+    and "error" for one that never got an answer (a timeout, a refused connection)."""
 
-    async def post(event: dict) -> None:
-        body = json.dumps({"id": uuid.uuid4().hex, "shop": shop, "event": event}).encode()
-        stamp = str(int(time.time()))
-        headers = {"X-Cartrecovery-Timestamp": stamp, "X-Cartrecovery-Hmac-Sha256": sign_generic(SECRET, body, stamp)}
+    def __init__(self, api: httpx.AsyncClient, scale: float, shop: str | None = None):
+        self.api, self.scale = api, scale
+        self.shop = shop or f"bench-{uuid.uuid4().hex[:6]}"
+        self.answers: Counter[str] = Counter()
+        self.answer_seconds: list[float] = []
+        self._rng = random.Random(2)
+
+    async def post(self, event: dict) -> None:
+        body = json.dumps({"id": uuid.uuid4().hex, "shop": self.shop, "event": event}).encode()
+        begun = time.monotonic()
+        answer = "error"
         for _ in range(5):
-            response = await api.post("/webhooks/generic", content=body, headers=headers)
+            stamp = str(int(time.time()))
+            headers = {
+                "X-Cartrecovery-Timestamp": stamp,
+                "X-Cartrecovery-Hmac-Sha256": sign_generic(SECRET, body, stamp),
+            }
+            try:
+                response = await self.api.post("/webhooks/generic", content=body, headers=headers)
+            except httpx.HTTPError:
+                answer = "error"
+                break
+            answer = str(response.status_code)
             if response.status_code != 503:
-                return
+                break
             await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+        self.answers[answer] += 1
+        self.answer_seconds.append(time.monotonic() - begun)
 
-    async def cart(i: int) -> None:
-        cart_id = f"{shop}-{i}"
+    async def cart(self, i: int) -> None:
+        cart_id = f"{self.shop}-{i}"
         base = {
             "type": "cart",
             "cart_id": cart_id,
@@ -276,16 +300,19 @@ async def service_step(api: httpx.AsyncClient, database: Path, rate: float, dura
             "items": [{"title": "Teapot", "quantity": 1, "price": "48.00"}],
             "recovery_url": "https://shop.example/r/1",
         }
-        await post(base)
-        await post({"type": "signal", "cart_id": cart_id, "kind": "shipping_page_view"})
+        await self.post(base)
+        await self.post({"type": "signal", "cart_id": cart_id, "kind": "shipping_page_view"})
         await asyncio.sleep(0.2)
-        await post({**base, "total_value": "52.00"})
-        if rng.random() < ORDER_SHARE:
-            await asyncio.sleep((ABANDON_AFTER_S + 30 * 3600) / scale)
-            await post({"type": "order", "order_id": f"o-{cart_id}", "cart_id": cart_id, "total_value": "52.00"})
+        await self.post({**base, "total_value": "52.00"})
+        if self._rng.random() < ORDER_SHARE:
+            await asyncio.sleep((ABANDON_AFTER_S + 30 * 3600) / self.scale)
+            await self.post({"type": "order", "order_id": f"o-{cart_id}", "cart_id": cart_id, "total_value": "52.00"})
 
-    await paced(rate, duration, cart)
-    return measure_service(database, shop, rate, scale)
+
+async def service_step(api: httpx.AsyncClient, database: Path, rate: float, duration: float, scale: float) -> Step:
+    feeder = CartFeeder(api, scale)
+    await paced(rate, duration, feeder.cart)
+    return measure_service(database, feeder.shop, rate, scale)
 
 
 def measure_service(database: Path, shop: str, rate: float, scale: float) -> Step:
@@ -370,6 +397,22 @@ async def main(args: argparse.Namespace) -> None:
 
 async def run_service(args: argparse.Namespace, address: str, rates: list[float]) -> list[Step]:
     steps = []
+    async with running_service(args, address) as (api, database, _sink):
+        for rate in rates:
+            step = await service_step(api, database, rate, args.duration, args.scale)
+            print(step.line("service"), flush=True)
+            steps.append(step)
+            if not step.sustained:
+                break
+    return steps
+
+
+@asynccontextmanager
+async def running_service(
+    args: argparse.Namespace, address: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, Path, HttpSink]]:
+    """The service (`args.service_command` in `args.service_cwd`) on the bench's Temporal server,
+    with SMS and push sent to a loopback sink: (an API client, its SQLite database, the sink)."""
     with tempfile.TemporaryDirectory() as data, HttpSink() as sink:
         port = free_port()
         settings = {
@@ -398,12 +441,7 @@ async def run_service(args: argparse.Namespace, address: str, rates: list[float]
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as api:
                 await _healthy(api)
-                for rate in rates:
-                    step = await service_step(api, Path(data) / "cartrecovery.db", rate, args.duration, args.scale)
-                    print(step.line("service"), flush=True)
-                    steps.append(step)
-                    if not step.sustained:
-                        break
+                yield api, Path(data) / "cartrecovery.db", sink
         finally:
             service.send_signal(signal.SIGTERM)
             try:
@@ -411,7 +449,6 @@ async def run_service(args: argparse.Namespace, address: str, rates: list[float]
             except subprocess.TimeoutExpired:
                 service.kill()
             log.close()
-    return steps
 
 
 async def _healthy(api: httpx.AsyncClient) -> None:
@@ -426,12 +463,9 @@ async def _healthy(api: httpx.AsyncClient) -> None:
     raise SystemExit("the service did not become healthy within 120 s")
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="1,2,4,8")
-    parser.add_argument("--duration", type=float, default=300.0, help="seconds of arrivals per rate")
+def service_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that say which service to run and how (shared with bench/burst.py)."""
     parser.add_argument("--scale", type=float, default=3600.0, help="CR_TIME_SCALE")
-    parser.add_argument("--only", choices=("service", "skeleton"))
     parser.add_argument(
         "--service-command",
         default=f"{sys.executable} -c 'from services.entrypoints.cli import app; app()' up",
@@ -439,4 +473,12 @@ if __name__ == "__main__":
     )
     parser.add_argument("--service-cwd", default="", help="where to run it (default: this checkout)")
     parser.add_argument("--env", action="append", default=[], help="more CR_*=value settings for the service")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="1,2,4,8")
+    parser.add_argument("--duration", type=float, default=300.0, help="seconds of arrivals per rate")
+    parser.add_argument("--only", choices=("service", "skeleton"))
+    service_arguments(parser)
     asyncio.run(main(parser.parse_args()))

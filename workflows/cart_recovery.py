@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError, is_cancelled_exception
 
 # Plain dataclasses and pure functions, no state: shared with the sandbox instead of re-imported for every journey
 # the worker (re)loads - that re-import was a sixth of the worker's CPU under load.
@@ -44,7 +44,6 @@ PLAN_OPTIONS: dict[str, Any] = dict(
 )
 SEND_OPTIONS: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=60),
-    heartbeat_timeout=timedelta(seconds=30),  # a killed worker's send is retried after 30 s, not 60
     schedule_to_close_timeout=timedelta(hours=1),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=2),
@@ -57,13 +56,19 @@ RECORD_OPTIONS: dict[str, Any] = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
 )
-# Planning and recording are short database steps: run as local activities they cost the journey
-# one marker event each instead of an activity task and a workflow task (a third of a journey's
-# history and worker CPU; bench/journeys.py, docs/PERFORMANCE.md). Journeys started before this
-# change replay their recorded activity tasks (tests/workflows/histories).
-LOCAL_STEPS = "local-plan-and-record"
-MAX_PLANS_PER_TOUCH = 5
-T = TypeVar("T")  # fallbacks after a permanent failure or a consent change
+# A journey's steps - record, plan, send - are short database and provider calls: run as local
+# activities they cost one marker event each instead of an activity task and a workflow task of
+# their own (75 history events -> 31 for a two-touch recovery; the server's CPU per journey was
+# the limit, bench/journeys.py, docs/PERFORMANCE.md). A worker that dies in a step is noticed when
+# the workflow task times out (10 s) and another worker runs the step again; send_touch is safe to
+# run again (its idempotency key and "sending" row). Journeys begun before this replay their
+# recorded activity tasks (tests/workflows/histories).
+LOCAL_STEPS = "local-steps"
+TASK_SEND_OPTIONS = SEND_OPTIONS | dict(
+    heartbeat_timeout=timedelta(seconds=30)
+)  # the activity-task send of older journeys
+MAX_PLANS_PER_TOUCH = 5  # fallbacks after a permanent failure or a consent change
+T = TypeVar("T")
 
 
 @workflow.defn
@@ -181,17 +186,18 @@ class CartRecoveryWorkflow:
     async def _send(self, touch: int, plan: TouchPlan) -> str:
         key = f"{workflow.info().workflow_id}/{touch}"
         try:
-            result = await workflow.execute_activity_method(
+            result = await self._step(
                 SendingActivities.send_touch,
                 SendRequest(self._inp.cart_key, plan.decision_id, touch, key, self._now(), self._inp.clock),
-                **SEND_OPTIONS,
+                SEND_OPTIONS,
+                task_options=TASK_SEND_OPTIONS,
             )
-        except ActivityError as err:
+        except FailureError as err:  # an activity task's failure comes wrapped, a local activity's may not
             if is_cancelled_exception(err):  # the journey itself was cancelled: stop, do not re-plan
                 raise
             # Refused, unrenderable, or still failing when its hour of retries ran out: this touch
             # failed, and the journey goes on to re-plan it and, in the end, record its outcome.
-            cause = err.cause
+            cause = err.cause if isinstance(err, ActivityError) else err
             kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
             if kind not in (INVALID_RECIPIENT, RENDER_FAILED):
                 workflow.logger.warning("touch %s failed after its retries: %s", touch, kind)
@@ -232,12 +238,18 @@ class CartRecoveryWorkflow:
         )
         return RecoveryResult(status, len(self._touches_sent), attributed, self._stop_reason)
 
-    def _step(self, method: Callable[[Any, Any], T], arg: Any, options: dict[str, Any]) -> Awaitable[T]:
-        """A planning or recording activity: local (see LOCAL_STEPS), or a task as journeys begun
-        before it recorded."""
+    def _step(
+        self,
+        method: Callable[[Any, Any], T],
+        arg: Any,
+        options: dict[str, Any],
+        task_options: dict[str, Any] | None = None,
+    ) -> Awaitable[T]:
+        """One step as a local activity (see LOCAL_STEPS), or as an activity task in a journey
+        begun before that, with `task_options` if they differ."""
         if workflow.patched(LOCAL_STEPS):
             return workflow.execute_local_activity_method(method, arg, **options)
-        return workflow.execute_activity_method(method, arg, **options)
+        return workflow.execute_activity_method(method, arg, **(task_options or options))
 
     # --- time on the service clock ---
     def _ended(self) -> bool:

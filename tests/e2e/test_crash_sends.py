@@ -46,14 +46,14 @@ SECRET = "crash-test-secret"
 EMAIL_CARTS = 130
 SMS_CARTS = 130
 # The journeys' clock runs 240x: idle 10 min (2.5 s) -> abandoned, touch 1 30 min later (7.5 s; the
-# carts reached payment). Temporal's retry timing is real time (heartbeat timeout 30 s = 2 service
-# hours here), so the scale must stay low enough that a send retried after a kill still lands well
+# carts reached payment). Temporal's retry timing is real time (a killed worker's send runs again
+# when its workflow task times out, 10 s = 40 service minutes here), so the scale must stay low enough that a send retried after a kill still lands well
 # inside the SMS window (08:00-21:00 in the recipient's zone) and the 48 h SMS window: the whole
 # test spans under 10 service hours, starting at 08:xx recipient time.
 TIME_SCALE = 240
 INGEST_SECONDS = 35  # carts arrive spread over this long, so sends happen all through the kill phase
 KILL_SECONDS = 60  # the killer runs this long from the first cart on
-SETTLE_TIMEOUT = 120  # after the last kill: heartbeat timeout (30 s) + retry backoff
+SETTLE_TIMEOUT = 120  # after the last kill: workflow task timeout (10 s) + retry backoff
 WORKERS = 2  # worker processes polling at any time; one of them is killed at a time
 
 
