@@ -383,6 +383,9 @@ async def main(args: argparse.Namespace) -> None:
                         results["skeleton"].append(step)
                         if not step.sustained:
                             break
+                    # the service gets the server quiet: every skeleton journey ends first (its
+                    # attribution timer), rather than leaving a backlog to compete with the service
+                    await _drained(env.client, 'WorkflowType="SkeletonJourney"', ATTRIBUTION_S / args.scale + 600)
                 finally:
                     worker.terminate()
             if args.only in (None, "service"):
@@ -449,6 +452,14 @@ async def running_service(
             except subprocess.TimeoutExpired:
                 service.kill()
             log.close()
+
+
+async def _drained(client: Client, query: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while (await client.count_workflows(f'{query} AND ExecutionStatus="Running"')).count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"journeys ({query}) still running after {timeout:.0f} s")
+        await asyncio.sleep(5)
 
 
 async def _healthy(api: httpx.AsyncClient) -> None:

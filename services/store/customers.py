@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import BindParameter
+from sqlalchemy import bindparam
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -156,11 +157,19 @@ REVOKED_WITH = {"email": "email", "sms": "phone"}
 SHARED_ADDRESS = {channel: CONTACTS_FOR[channel][0] for channel in ("email", "sms", "push")}
 
 
-def sharing_address(customer_id: str | BindParameter[str], kind: str):
-    """A subquery: the customers (this one included) holding the same contact of `kind` as this one."""
+@cache
+def sharing_addresses():
+    """A statement, bound by `customer_id`: (customer, kind) of every customer (this one included)
+    holding the same e-mail, phone or push token as this customer - the kinds of SHARED_ADDRESS."""
     mine = aliased(Contact)
     same = (mine.shop == Contact.shop) & (mine.kind == Contact.kind) & (mine.normalized == Contact.normalized)
-    return select(Contact.customer_id).join(mine, same).where(mine.customer_id == customer_id, Contact.kind == kind)
+    return (
+        select(Contact.customer_id, Contact.kind)
+        .join(mine, same)
+        .where(
+            mine.customer_id == bindparam("customer_id"), col(Contact.kind).in_(sorted(set(SHARED_ADDRESS.values())))
+        )
+    )
 
 
 def effective_consent(session: Session, customer_id: str, contacts: dict[str, Contact]) -> dict[str, ConsentRecord]:

@@ -199,3 +199,30 @@ def test_caps_count_what_reached_a_shared_address_from_any_customer(engine):
     assert [channel for channel, _ in context(engine, second).sent_history] == ["email"]
     assert context(engine, second).journey_history == ()
     assert context(engine, loner).sent_history == ()
+
+
+def test_every_plan_context_query_reads_through_an_index(sqlite_engine):
+    """plan_touch and send_touch build this context on every touch: no query may scan a table
+    whose size grows with the shop."""
+    from sqlalchemy import event
+
+    first = add_cart(sqlite_engine, "first", NOW - DAY, customer="first", email="shared@example.com")
+    add_message(sqlite_engine, first, 1, "email", sent_at=NOW - timedelta(hours=1))
+    second = add_cart(sqlite_engine, "second", NOW - DAY, customer="second", email="shared@example.com")
+    seen: list[tuple[str, object]] = []
+
+    def listener(_conn, _cursor, statement, parameters, _context, _many):
+        seen.append((statement, parameters))
+
+    event.listen(sqlite_engine, "before_cursor_execute", listener)
+    try:
+        context(sqlite_engine, second)
+    finally:
+        event.remove(sqlite_engine, "before_cursor_execute", listener)
+    growing = ("carts", "messages", "decisions", "orders", "outcomes", "contacts", "consent_ledger", "behavior_signals")
+    with sqlite_engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        for statement, parameters in seen:
+            plan = [row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+            scans = [step for step in plan if any(step.startswith(f"SCAN {table}") for table in growing)]
+            assert not scans, (statement, plan)
