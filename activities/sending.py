@@ -79,6 +79,7 @@ class SendingActivities(contracts.SendingActivities):
                     now=now,
                     abandoned_at=utc(cart.abandoned_at) or now,
                     deadline=now,
+                    compliance_only=True,
                 ),
                 channel,
                 now,

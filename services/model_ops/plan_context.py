@@ -31,11 +31,15 @@ def build_plan_context(
     abandoned_at: datetime,
     deadline: datetime,
     excluded: tuple[str, ...] = (),
+    compliance_only: bool = False,
 ) -> PlanContext:
+    """`compliance_only`: what the send-time checks read (channel_models/compliance) and no more -
+    no customer history, no behaviour signals - for send_touch, which checks again on every send."""
     history = CustomerHistory()
     reachability: dict[str, Reachability] = {}
     if cart.customer_id:
-        history = customer_history(session, cart, now, settings.feature_window_days)
+        if not compliance_only:
+            history = customer_history(session, cart, now, settings.feature_window_days)
         contacts = contacts_of(session, cart.customer_id)
         consent = effective_consent(session, cart.customer_id, contacts)
         for channel, kinds in CONTACTS_FOR.items():
@@ -45,7 +49,11 @@ def build_plan_context(
             )
     where = _whereabouts(session, settings, cart)
     sent = _sent_history(session, cart, now)
-    signals = Counter(session.exec(select(BehaviorSignalRow.kind).where(BehaviorSignalRow.cart_id == cart.id)))
+    signals = (
+        Counter()
+        if compliance_only
+        else Counter(session.exec(select(BehaviorSignalRow.kind).where(BehaviorSignalRow.cart_id == cart.id)))
+    )
     previous = tuple(
         session.exec(
             select(Message.channel)

@@ -226,3 +226,42 @@ def test_every_plan_context_query_reads_through_an_index(sqlite_engine):
             plan = [row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)]
             scans = [step for step in plan if any(step.startswith(f"SCAN {table}") for table in growing)]
             assert not scans, (statement, plan)
+
+
+FEATURE_ONLY = ("orders", "total_spent", "previous_abandonments", "customer_events", "engagement", "signal_counts")
+
+
+def test_the_send_time_context_differs_only_in_what_no_compliance_rule_reads(history, engine):
+    """send_touch builds the context with compliance_only=True: every field the rules of
+    channel_models/compliance read must come out the same, and no rule may read the fields left out."""
+    import dataclasses
+    from pathlib import Path
+
+    from channel_models.compliance.send_window import send_now_problem
+
+    with Session(engine) as session:
+        cart = session.get(Cart, history["this"])
+        full, lite = (
+            build_plan_context(
+                session,
+                CFG,
+                cart,
+                touch=1,
+                max_touches=3,
+                now=NOW,
+                abandoned_at=NOW,
+                deadline=NOW + 5 * DAY,
+                compliance_only=only,
+            )
+            for only in (False, True)
+        )
+    assert full.orders and full.engagement  # the fixture has a history to leave out
+    for field in dataclasses.fields(full):
+        if field.name not in FEATURE_ONLY:
+            assert getattr(full, field.name) == getattr(lite, field.name), field.name
+    for channel in ("email", "sms", "push", "retargeting"):
+        assert send_now_problem(full, channel, NOW) == send_now_problem(lite, channel, NOW)
+    rules = Path(__file__).resolve().parents[3] / "channel_models" / "compliance"
+    for source in rules.glob("*.py"):
+        text = source.read_text()
+        assert not [name for name in FEATURE_ONLY if f".{name}" in text], source.name
