@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.journeys import (  # noqa: E402
     ATTRIBUTION_S,
     ON_TIME_S,
+    TOUCH_HOURS,
     CartFeeder,
     _ts,
     paced,
@@ -120,7 +121,8 @@ def _report(database: Path, shop: str, scale: float, burst_start: float, burst_e
             "SELECT count(*) FROM outcomes o JOIN carts c ON c.id = o.cart_id WHERE c.shop = ?", (shop,)
         ).fetchone()[0]
         decisions = db.execute(
-            """SELECT d.cart_id, d.touch, d.id, d.send_at, c.closed_at FROM decisions d JOIN carts c ON c.id = d.cart_id
+            """SELECT d.cart_id, d.touch, d.id, d.send_at, c.closed_at, d.decided_at, c.abandoned_at
+               FROM decisions d JOIN carts c ON c.id = d.cart_id
                WHERE c.shop = ? AND d.stop = 0 AND d.send_at IS NOT NULL""",
             (shop,),
         ).fetchall()
@@ -148,8 +150,10 @@ def _report(database: Path, shop: str, scale: float, burst_start: float, burst_e
     windows: dict[float, list[float]] = defaultdict(list)
     touches = Counter(due=0, sent=0, held=0, lost=0)
     sent_to: Counter[tuple[str, str | None]] = Counter()
-    for (cart, touch), (_c, _t, _id, send_at, closed_at) in latest.items():
-        planned = _ts(send_at)
+    for (cart, touch), (_c, _t, _id, send_at, closed_at, decided_at, abandoned_at) in latest.items():
+        # measured from its plan when planned in time (quiet hours may hold it), else from its hour
+        intended = _ts(abandoned_at) + TOUCH_HOURS[min(touch, len(TOUCH_HOURS)) - 1] * 3600
+        planned = _ts(send_at) if _ts(decided_at) <= intended else intended
         if closed_at is not None and _ts(closed_at) <= planned:
             continue  # the journey ended (an order) before this touch was due
         touches["due"] += 1

@@ -76,18 +76,18 @@ def quantile(values: list[float], q: float) -> float:
 class Step:
     rate: float
     carts: int
-    planned: int
+    due: int  # touches due by the end of the step
     sent: int
     p50: float
     p99: float
 
     @property
     def sustained(self) -> bool:
-        return self.planned > 0 and self.p99 < ON_TIME_S
+        return self.due > 0 and self.p99 < ON_TIME_S
 
     def line(self, name: str) -> str:
         return (
-            f"{name:9s} {self.rate:5.1f} carts/s: {self.carts:5d} carts, touches planned {self.planned:5d}, "
+            f"{name:9s} {self.rate:5.1f} carts/s: {self.carts:5d} carts, touches due {self.due:5d}, "
             f"sent {self.sent:5d}, lateness p50 {self.p50:6.1f} s p99 {self.p99:7.1f} s "
             + ("sustained" if self.sustained else "NOT sustained")
         )
@@ -316,45 +316,54 @@ async def service_step(api: httpx.AsyncClient, database: Path, rate: float, dura
 
 
 def measure_service(database: Path, shop: str, rate: float, scale: float) -> Step:
-    """Lateness of every touch planned before now - sent ones from their send time, unsent ones so
-    far - and of every abandonment overdue but not yet recorded (its first touch cannot be planned).
-    Read from columns every version of the schema has."""
+    """Lateness of every touch due by now, against the schedule the rule prior keeps (1, 24 and
+    72 h after abandonment): a touch planned on time (its plan made before that hour) is measured
+    from its plan, which may hold it for quiet hours; one planned late, or not planned at all yet
+    because the journey fell behind, from the hour it was due. Sent touches count with their
+    lateness, unsent ones with their lateness so far, an overdue abandonment with its first touch's.
+    A journey that ended (an order) or stopped before a touch's hour owes none. Read from columns
+    every version of the schema has."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
         anchor_real, anchor_virtual, clock_scale = db.execute(
             "SELECT anchor_real, anchor_virtual, scale FROM service_clock"
         ).fetchone()
         now = anchor_virtual + (time.time() - anchor_real) * clock_scale
-        carts = db.execute("SELECT count(*) FROM carts WHERE shop = ?", (shop,)).fetchone()[0]
-        rows = db.execute(
-            """SELECT d.cart_id, d.touch, d.id, d.send_at, m.status, m.sent_at, c.status
-               FROM decisions d JOIN carts c ON c.id = d.cart_id LEFT JOIN messages m ON m.decision_id = d.id
-               WHERE c.shop = ? AND d.stop = 0 AND d.send_at IS NOT NULL""",
+        carts = db.execute(
+            "SELECT id, updated_at, abandoned_at, closed_at FROM carts WHERE shop = ? AND status != 'completed'",
             (shop,),
         ).fetchall()
-        idle = db.execute(
-            "SELECT updated_at FROM carts WHERE shop = ? AND abandoned_at IS NULL AND status = 'open'", (shop,)
+        decisions = db.execute(
+            """SELECT d.cart_id, d.touch, d.id, d.decided_at, d.stop, d.send_at, m.status, m.sent_at
+               FROM decisions d JOIN carts c ON c.id = d.cart_id LEFT JOIN messages m ON m.decision_id = d.id
+               WHERE c.shop = ?""",
+            (shop,),
         ).fetchall()
-    # a touch's plan is its latest decision: one held back at send time (quiet hours, a cap, consent)
-    # was planned again, and that later plan is what it is measured against
-    latest: dict[tuple[str, int], tuple] = {}
-    for row in rows:
-        if (row[0], row[1]) not in latest or row[2] > latest[(row[0], row[1])][2]:
+    latest: dict[tuple[str, int], tuple] = {}  # a touch held at send time was planned again: its latest plan
+    stopped: dict[str, int] = {}  # cart -> the touch its journey stopped at
+    for row in decisions:
+        if row[4]:
+            stopped[row[0]] = min(stopped.get(row[0], row[1]), row[1])
+        elif (row[0], row[1]) not in latest or row[2] > latest[(row[0], row[1])][2]:
             latest[(row[0], row[1])] = row
     lateness, sent = [], 0
-    for _cart, _touch, _id, send_at, status, sent_at, cart_status in latest.values():
-        planned = _ts(send_at)
-        if planned > now:
-            continue
-        if status == "sent":
-            sent += 1
-            lateness.append(max(0.0, _ts(sent_at) - planned) / scale)
-        elif status in (None, "sending") and cart_status == "open":  # due, not sent yet
-            lateness.append(max(0.0, now - planned) / scale)
-    for (updated_at,) in idle:
-        overdue = now - (_ts(updated_at) + ABANDON_AFTER_S + TOUCH_HOURS[0] * 3600)
-        if overdue > 0:
-            lateness.append(overdue / scale)
-    return Step(rate, carts, len(lateness), sent, quantile(lateness, 0.5), quantile(lateness, 0.99))
+    for cart, updated_at, abandoned_at, closed_at in carts:
+        abandoned = _ts(abandoned_at) if abandoned_at else _ts(updated_at) + ABANDON_AFTER_S
+        ended = _ts(closed_at) if closed_at else None
+        for touch, hours in enumerate(TOUCH_HOURS, 1):
+            due = abandoned + hours * 3600
+            if due > now or (ended is not None and ended <= due) or stopped.get(cart, touch + 1) <= touch:
+                continue
+            plan = latest.get((cart, touch))
+            if plan is not None and _ts(plan[3]) <= due:
+                due = _ts(plan[5])  # planned in time: its own plan, quiet hours included
+                if due > now:
+                    continue
+            if plan is not None and plan[6] == "sent":
+                sent += 1
+                lateness.append(max(0.0, _ts(plan[7]) - due) / scale)
+            elif plan is None or plan[6] in (None, "sending"):
+                lateness.append(max(0.0, now - due) / scale)
+    return Step(rate, len(carts), len(lateness), sent, quantile(lateness, 0.5), quantile(lateness, 0.99))
 
 
 def _ts(text: str) -> float:
