@@ -262,6 +262,7 @@ class CartFeeder:
         self.answers: Counter[str] = Counter()
         self.answer_seconds: list[float] = []
         self._rng = random.Random(2)
+        self._carts = 0
 
     async def post(self, event: dict) -> None:
         body = json.dumps({"id": uuid.uuid4().hex, "shop": self.shop, "event": event}).encode()
@@ -285,7 +286,10 @@ class CartFeeder:
         self.answers[answer] += 1
         self.answer_seconds.append(time.monotonic() - begun)
 
-    async def cart(self, i: int) -> None:
+    async def cart(self, _: int = 0) -> None:
+        """A new cart of the shop (numbered by the feeder, so phases of one feeder never collide)."""
+        i = self._carts
+        self._carts += 1
         cart_id = f"{self.shop}-{i}"
         base = {
             "type": "cart",
