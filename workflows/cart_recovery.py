@@ -58,7 +58,7 @@ RECORD_OPTIONS: dict[str, Any] = dict(
 )
 # A journey's steps - record, plan, send - are short database and provider calls: run as local
 # activities they cost one marker event each instead of an activity task and a workflow task of
-# their own (75 history events -> 31 for a two-touch recovery; the server's CPU per journey was
+# their own (75 history events -> 36 for a two-touch recovery; the server's CPU per journey was
 # the limit, bench/journeys.py, docs/PERFORMANCE.md). A worker that dies in a step is noticed when
 # the workflow task times out (10 s) and another worker runs the step again; send_touch is safe to
 # run again (its idempotency key and "sending" row). Journeys begun before this replay their

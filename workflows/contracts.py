@@ -1,6 +1,6 @@
 """The activities the workflows call, by signature only: the Temporal contract between the two.
 
-A workflow calls ``workflow.execute_activity_method(PlanningActivities.plan_touch, ...)`` on these
+A workflow calls ``workflow.execute_local_activity_method(PlanningActivities.plan_touch, ...)`` on these
 classes, so the activity's name, argument and result type are checked by mypy and cannot be
 misspelt. The implementations in ``activities/`` subclass them: mypy holds each implementation
 to the signature declared here, and ``@activity.defn`` names both after the method.
