@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
+from services.api.database import Database
 from services.api.page_headers import PageHeaders
 from services.api.pages import STATIC_DIR, dashboard, login
 from services.api.pages import templates as template_pages
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
             temporal = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
         app.state.journeys = Journeys(temporal, settings, app.state.clock)
         yield
+        app.state.database.dispose()
 
     app = FastAPI(
         title="cartrecovery",
@@ -61,6 +63,7 @@ def create_app(settings: Settings, *, engine=None, client: Client | None = None)
         lifespan=lifespan,
     )
     app.state.settings, app.state.engine, app.state.journeys = settings, engine, None
+    app.state.database = Database.on(engine)
     for module in (webhooks, carts, reports, dashboard, models, customers, unsubscribe, clicks, surveys, keys, login):
         app.include_router(module.router)
     app.include_router(templates.router)

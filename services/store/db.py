@@ -42,28 +42,14 @@ def make_engine(url: str, *, create: bool = True, lock_wait_s: float = WORKER_LO
     """`lock_wait_s`: how long a statement waits for a lock another connection holds before it
     fails (SQLite's busy timeout, PostgreSQL's lock_timeout). The API uses a short one so that a
     held lock is answered with a quick 503 (the platform retries) instead of a request that hangs."""
-    # hide_parameters: an error's message and a logged traceback never carry a row's values
-    # (names, e-mail addresses), only the statement.
-    wait_ms = max(1, round(lock_wait_s * 1000))
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:"):
             private_file(Path(path))
-        engine = create_engine(
-            url, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": lock_wait_s}
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the webhook writer
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={wait_ms}")
-            cursor.close()
-
+        engine = _sqlite_engine(url, lock_wait_s)
     else:
         # Timestamps are UTC; pin the session zone so PostgreSQL never shifts them.
+        wait_ms = max(1, round(lock_wait_s * 1000))
         engine = create_engine(
             url,
             hide_parameters=True,
@@ -75,6 +61,36 @@ def make_engine(url: str, *, create: bool = True, lock_wait_s: float = WORKER_LO
     if create:
         SQLModel.metadata.create_all(engine)
     return engine
+
+
+def _sqlite_engine(url: str, lock_wait_s: float) -> Engine:
+    # hide_parameters (here and for PostgreSQL): an error's message and a logged traceback never
+    # carry a row's values (names, e-mail addresses), only the statement.
+    engine = create_engine(url, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": lock_wait_s})
+    wait_ms = max(1, round(lock_wait_s * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the webhook writer
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={wait_ms}")
+        cursor.close()
+
+    return engine
+
+
+def without_lock_wait(engine: Engine) -> Engine | None:
+    """For a SQLite file: a second engine on the same database whose statements fail at once
+    ("database is locked") when another connection holds the write lock, instead of waiting for it.
+    It is for writes made on the event loop, which a lock wait must never stall: such a write that
+    meets a held lock is rolled back and made again in a thread on `engine`. None for PostgreSQL
+    (every statement is a network round trip; those belong in a thread) and in-memory SQLite."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return _sqlite_engine(url.render_as_string(hide_password=False), lock_wait_s=0)
 
 
 def snapshot(session: Session) -> Session:
