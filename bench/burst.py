@@ -11,9 +11,10 @@ journey has ended (abandonment + the 120 h attribution window, service clock) an
 - webhooks: every final answer by status code ("error" = never answered), and answer times;
 - lateness of the touches due in each 30 s window (real time) from the start of the burst, and how
   long after the burst ended the p99 was back under 60 s for good;
-- touches: due, sent, held (skipped at send time) or failed, lost (due before its journey ended,
-  never attempted or left "sending"), and duplicates (deliveries the sink got beyond the messages
-  recorded as sent, per recipient);
+- touches: due, sent, held (skipped at send time) or failed, overtaken (not sent yet when the
+  shopper's order ended the journey - late, and counted in the lateness windows up to the order),
+  lost (due before its journey ended, never attempted or left "sending", with no order to explain
+  it), and duplicates (deliveries the sink got beyond the messages recorded as sent, per recipient);
 - journeys: carts, outcomes recorded, workflows still running and failed on the server.
 """
 
@@ -88,7 +89,8 @@ async def main(args: argparse.Namespace) -> None:
     missing = sum(max(0, n - sink_counts[key]) for key, n in report["sent_to"].items())
     t = report["touches"]
     print(
-        f"touches: due {t['due']}, sent {t['sent']}, held or failed {t['held']}, lost {t['lost']}, "
+        f"touches: due {t['due']}, sent {t['sent']}, held or failed {t['held']}, "
+        f"overtaken by an order {t['overtaken']}, lost {t['lost']}, "
         f"duplicates {duplicates}, recorded as sent but not delivered {missing}"
     )
     print(
@@ -121,8 +123,8 @@ def _report(database: Path, shop: str, scale: float, burst_start: float, burst_e
             "SELECT count(*) FROM outcomes o JOIN carts c ON c.id = o.cart_id WHERE c.shop = ?", (shop,)
         ).fetchone()[0]
         decisions = db.execute(
-            """SELECT d.cart_id, d.touch, d.id, d.send_at, c.closed_at, d.decided_at, c.abandoned_at
-               FROM decisions d JOIN carts c ON c.id = d.cart_id
+            """SELECT d.cart_id, d.touch, d.id, d.send_at, c.closed_at, d.decided_at, c.abandoned_at, o.status
+               FROM decisions d JOIN carts c ON c.id = d.cart_id LEFT JOIN outcomes o ON o.cart_id = c.id
                WHERE c.shop = ? AND d.stop = 0 AND d.send_at IS NOT NULL""",
             (shop,),
         ).fetchall()
@@ -148,9 +150,9 @@ def _report(database: Path, shop: str, scale: float, burst_start: float, burst_e
         if (row[0], row[1]) not in latest or row[2] > latest[(row[0], row[1])][2]:
             latest[(row[0], row[1])] = row
     windows: dict[float, list[float]] = defaultdict(list)
-    touches = Counter(due=0, sent=0, held=0, lost=0)
+    touches = Counter(due=0, sent=0, held=0, overtaken=0, lost=0)
     sent_to: Counter[tuple[str, str | None]] = Counter()
-    for (cart, touch), (_c, _t, _id, send_at, closed_at, decided_at, abandoned_at) in latest.items():
+    for (cart, touch), (_c, _t, _id, send_at, closed_at, decided_at, abandoned_at, ending) in latest.items():
         # measured from its plan when planned in time (quiet hours may hold it), else from its hour
         intended = _ts(abandoned_at) + TOUCH_HOURS[min(touch, len(TOUCH_HOURS)) - 1] * 3600
         planned = _ts(send_at) if _ts(decided_at) <= intended else intended
@@ -158,14 +160,17 @@ def _report(database: Path, shop: str, scale: float, burst_start: float, burst_e
             continue  # the journey ended (an order) before this touch was due
         touches["due"] += 1
         status, sent_at, channel = messages.get((cart, touch), (None, None, None))
+        window = windows[(anchor_real + (planned - anchor_virtual) / scale - burst_start) // WINDOW_S * WINDOW_S]
         if status == "sent":
             touches["sent"] += 1
-            due_real = anchor_real + (planned - anchor_virtual) / scale
-            windows[(due_real - burst_start) // WINDOW_S * WINDOW_S].append(max(0.0, _ts(sent_at) - planned) / scale)
+            window.append(max(0.0, _ts(sent_at) - planned) / scale)
             kind = "phone" if channel == "sms" else "push_token"
             sent_to[(channel, recipients.get((customer_of[cart], kind)))] += 1
         elif status in ("skipped", "failed"):
             touches["held"] += 1
+        elif status is None and ending not in (None, "not_recovered"):
+            touches["overtaken"] += 1  # an order ended the journey while this touch was late
+            window.append((_ts(closed_at) - planned) / scale)
         else:
             touches["lost"] += 1
     return {"carts": carts, "outcomes": outcomes, "windows": windows, "touches": touches, "sent_to": sent_to}

@@ -324,7 +324,7 @@ def measure_service(database: Path, shop: str, rate: float, scale: float) -> Ste
     72 h after abandonment): a touch planned on time (its plan made before that hour) is measured
     from its plan, which may hold it for quiet hours; one planned late, or not planned at all yet
     because the journey fell behind, from the hour it was due. Sent touches count with their
-    lateness, unsent ones with their lateness so far, an overdue abandonment with its first touch's.
+    lateness, unsent ones with their lateness so far (or until the order that ended the journey), an overdue abandonment with its first touch's.
     A journey that ended (an order) or stopped before a touch's hour owes none. Read from columns
     every version of the schema has."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
@@ -365,8 +365,8 @@ def measure_service(database: Path, shop: str, rate: float, scale: float) -> Ste
             if plan is not None and plan[6] == "sent":
                 sent += 1
                 lateness.append(max(0.0, _ts(plan[7]) - due) / scale)
-            elif plan is None or plan[6] in (None, "sending"):
-                lateness.append(max(0.0, now - due) / scale)
+            elif plan is None or plan[6] in (None, "sending"):  # late so far, or until an order ended it
+                lateness.append(max(0.0, min(now, ended or now) - due) / scale)
     return Step(rate, len(carts), len(lateness), sent, quantile(lateness, 0.5), quantile(lateness, 0.99))
 
 
