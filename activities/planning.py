@@ -33,7 +33,7 @@ class PlanningActivities(contracts.PlanningActivities):
 
     @activity.defn
     def plan_touch(self, req: PlanRequest) -> TouchPlan:
-        with Session(self._engine) as session:
+        with Session(self._engine, expire_on_commit=False) as session:  # the reply reads `row` after commit
             cart = session.get(Cart, req.cart_key)
             if cart is None:
                 raise LookupError(f"cart {req.cart_key} is not in the database")

@@ -36,9 +36,12 @@ class RecordingActivities(contracts.RecordingActivities):
             cart.abandoned_at = at
             cart.holdout = record.holdout
             cart.journey_state = "holdout" if record.holdout else "abandoned"
-            if self._settings is not None:
-                # What the first touch would be planned with, for treated and holdout carts alike:
-                # the conversion-propensity model learns from the carts that got no message.
+            if self._settings is not None and record.holdout:
+                # What the first touch would be planned with: the conversion-propensity model
+                # learns from the carts that got no message. A treated cart's first decision,
+                # made right after this with the same context, keeps the same snapshot, and
+                # training reads that one (services/store/frames/training_data.py), so it is not
+                # built twice.
                 ctx = build_plan_context(
                     session,
                     self._settings,

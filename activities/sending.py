@@ -2,6 +2,15 @@
 
 The message row keyed by `{workflow id}/{touch}` is written before the provider call and marked
 sent after it, so a retried activity whose first attempt reached "sent" never sends again.
+
+An attempt is not always over when the next one starts: an overloaded worker's local activity can
+time out, or its workflow task can, while the first attempt is still running, and the next attempt
+may run in the same process or another. So a touch is sent by one attempt at a time: an attempt
+takes the row by raising its attempt count from the value it read (two attempts that read the same
+row cannot both take it), and a row left "sending" less than `HANDOVER_LEASE` ago is taken to be
+still inside a live attempt's provider call; the attempt that finds either fails for a retry. Only
+a row older than that (its worker died mid-call) or one whose call ended in an error that leaves
+open whether the provider took it ("unconfirmed") is sent again, counted in `uncertain_resends`.
 """
 
 from __future__ import annotations
@@ -9,10 +18,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -36,6 +47,12 @@ from workflows.types import INVALID_RECIPIENT, RENDER_FAILED, SendRequest, SendR
 
 log = logging.getLogger(__name__)
 
+# How long a live attempt can take from handing a message over to recording it sent: apprise's
+# socket timeouts (4 s to connect, 4 s to read by default) bound the provider call, and the commit
+# after it waits for a database lock at most WORKER_LOCK_WAIT_S (30 s).
+HANDOVER_LEASE = timedelta(seconds=60)
+STILL_SENDING = "StillSending"  # retryable: another attempt may be inside the provider call
+
 
 class SendingActivities(contracts.SendingActivities):
     def __init__(
@@ -54,7 +71,9 @@ class SendingActivities(contracts.SendingActivities):
     @activity.defn
     def send_touch(self, req: SendRequest) -> SendResult:
         ensure_seeded(self._engine)  # before this session may hold SQLite's write lock
-        with Session(self._engine) as session:
+        # Not expired on commit: the rows read here are written back only in the columns this
+        # activity sets, so reloading them after the "sending" commit would be a wasted query each.
+        with Session(self._engine, expire_on_commit=False) as session:
             decision = session.get(Decision, req.decision_id)
             cart = session.get(Cart, req.cart_key)
             if decision is None or cart is None or decision.channel is None:
@@ -65,6 +84,13 @@ class SendingActivities(contracts.SendingActivities):
             message = session.exec(select(Message).where(Message.idempotency_key == req.idempotency_key)).first()
             if message is not None and message.status == "sent":
                 return SendResult("already_sent", message.channel, "accepted by the provider on an earlier attempt")
+            if (
+                message is not None
+                and message.status == "sending"
+                and message.handed_over_at is not None
+                and datetime.now(UTC) - utc(message.handed_over_at) < HANDOVER_LEASE
+            ):
+                raise ApplicationError("another worker may still be sending this touch", type=STILL_SENDING)
 
             # The time the message leaves, not when it was scheduled: a retry may run much later.
             now = from_ts(req.clock.to_service(time.time()) if req.clock else req.now)
@@ -94,7 +120,9 @@ class SendingActivities(contracts.SendingActivities):
                     status="sending",
                     created_at=now,
                 )
+            earlier_attempts = message.attempts
             message.decision_id, message.channel, message.attempts = saved_id(decision), channel, message.attempts + 1
+            self._claim(session, message, earlier_attempts)  # before any query flushes the new count
             if problem:
                 message.status, message.provider_result = "skipped", f"blocked at send time: {problem}"
                 message.handed_over_at = None
@@ -118,7 +146,7 @@ class SendingActivities(contracts.SendingActivities):
                     "not rendered (reason on the message)", type=RENDER_FAILED, non_retryable=True
                 ) from None
             recipient = self._recipient(channel, contacts)
-            if message.handed_over_at is not None:  # an earlier attempt died inside the provider call
+            if message.handed_over_at is not None:  # an earlier attempt died in, or lost, its provider call
                 message.uncertain_resends += 1
                 log.warning("resending touch %s of cart %s after an interrupted attempt", req.touch, cart.id)
             message.status, message.handed_over_at = "sending", datetime.now(UTC)
@@ -137,6 +165,7 @@ class SendingActivities(contracts.SendingActivities):
                     raise ApplicationError(
                         f"{channel} recipient refused: {err}", type=INVALID_RECIPIENT, non_retryable=True
                     ) from err
+                message.status = "unconfirmed"  # a timeout or reset may come after the provider took it
                 self._save(session, message)
                 raise
             message.status, message.sent_at, message.template = "sent", now, rendered.template
@@ -202,10 +231,31 @@ class SendingActivities(contracts.SendingActivities):
         }
 
     @staticmethod
+    def _claim(session: Session, message: Message, earlier_attempts: int) -> None:
+        """Take the touch for this attempt, or fail for a retry if another attempt took it since this
+        one read the row: the attempt count is compared and raised in one statement (a new row is
+        claimed by its unique idempotency key instead)."""
+        if message.id is None:
+            session.add(message)
+            try:
+                session.flush()
+            except IntegrityError:
+                session.rollback()
+                raise ApplicationError("another attempt took this touch meanwhile", type=STILL_SENDING) from None
+            return
+        claimed = session.connection().execute(
+            update(Message)
+            .where(col(Message.id) == message.id, col(Message.attempts) == earlier_attempts)
+            .values(attempts=message.attempts)
+        )
+        if claimed.rowcount != 1:
+            session.rollback()
+            raise ApplicationError("another attempt took this touch meanwhile", type=STILL_SENDING)
+
+    @staticmethod
     def _save(session: Session, message: Message) -> None:
         session.add(message)
         session.commit()
-        session.refresh(message)
 
 
 def _fingerprint(message: RenderedMessage) -> str:

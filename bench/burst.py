@@ -14,7 +14,9 @@ journey has ended (abandonment + the 120 h attribution window, service clock) an
 - touches: due, sent, held (skipped at send time) or failed, overtaken (not sent yet when the
   shopper's order ended the journey - late, and counted in the lateness windows up to the order),
   lost (due before its journey ended, never attempted or left "sending", with no order to explain
-  it), and duplicates (deliveries the sink got beyond the messages recorded as sent, per recipient);
+  it), duplicates (deliveries the sink got beyond the messages recorded as sent, per recipient), and
+  how many touches took more than one attempt and how many were resent after a provider call whose
+  outcome was unknown (the only resends send_touch makes);
 - journeys: carts, outcomes recorded, workflows still running and failed on the server.
 """
 
@@ -91,7 +93,8 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"touches: due {t['due']}, sent {t['sent']}, held or failed {t['held']}, "
         f"overtaken by an order {t['overtaken']}, lost {t['lost']}, "
-        f"duplicates {duplicates}, recorded as sent but not delivered {missing}"
+        f"duplicates {duplicates}, recorded as sent but not delivered {missing}; "
+        f"touches attempted more than once {t['retried']}, resent after an unconfirmed provider call {t['uncertain_resends']}"
     )
     print(
         f"journeys: {report['carts']} carts, {report['outcomes']} outcomes recorded "
@@ -136,6 +139,11 @@ def _report(database: Path, shop: str, scale: float, burst_start: float, burst_e
                 (shop,),
             )
         }
+        resent, retried = db.execute(
+            """SELECT coalesce(sum(m.uncertain_resends), 0), coalesce(sum(m.attempts > 1), 0) FROM messages m
+               JOIN carts c ON c.id = m.cart_id WHERE c.shop = ?""",
+            (shop,),
+        ).fetchone()
         recipients = {
             (customer, kind): normalized
             for customer, kind, normalized in db.execute(
@@ -173,6 +181,7 @@ def _report(database: Path, shop: str, scale: float, burst_start: float, burst_e
             window.append((_ts(closed_at) - planned) / scale)
         else:
             touches["lost"] += 1
+    touches["uncertain_resends"], touches["retried"] = resent, retried
     return {"carts": carts, "outcomes": outcomes, "windows": windows, "touches": touches, "sent_to": sent_to}
 
 

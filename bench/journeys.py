@@ -365,7 +365,7 @@ def measure_service(database: Path, shop: str, rate: float, scale: float) -> Ste
             if plan is not None and plan[6] == "sent":
                 sent += 1
                 lateness.append(max(0.0, _ts(plan[7]) - due) / scale)
-            elif plan is None or plan[6] in (None, "sending"):  # late so far, or until an order ended it
+            elif plan is None or plan[6] in (None, "sending", "unconfirmed"):  # late so far, or until an order ended it
                 lateness.append(max(0.0, min(now, ended or now) - due) / scale)
     return Step(rate, len(carts), len(lateness), sent, quantile(lateness, 0.5), quantile(lateness, 0.99))
 

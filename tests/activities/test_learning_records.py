@@ -1,6 +1,6 @@
 """What the journey records for learning, on SQLite and PostgreSQL: plan_touch logs the planner's
 action, allowed actions, model versions and feature snapshot; record_abandonment keeps the
-snapshot every cart (holdout too) is judged by; record_outcome labels a cart recovered by a
+snapshot a holdout cart is judged by (a treated cart's is its first decision's); record_outcome labels a cart recovered by a
 reason-specific message, unless the shopper answered the survey."""
 
 from __future__ import annotations
@@ -112,13 +112,12 @@ def test_the_rule_prior_plans_by_default_and_its_decision_is_stored_as_it_made_i
     assert row.features == snapshot(ctx)
 
 
-@pytest.mark.parametrize("holdout", [True, False])
-def test_abandonment_keeps_the_first_touch_snapshot(engine, holdout):
+def test_abandonment_keeps_a_holdout_carts_first_touch_snapshot(engine):
     key = new_cart(engine)
-    RecordingActivities(engine, CFG).record_abandonment(AbandonmentRecord(key, NOW.timestamp(), holdout))
+    RecordingActivities(engine, CFG).record_abandonment(AbandonmentRecord(key, NOW.timestamp(), True))
     with Session(engine) as session:
         cart = session.get(Cart, key)
-    assert cart.holdout is holdout
+    assert cart.holdout is True
     assert (cart.features["touch"], cart.features["hours_since_abandonment"], cart.features["cart_value"]) == (
         1,
         0.0,
@@ -127,6 +126,24 @@ def test_abandonment_keeps_the_first_touch_snapshot(engine, holdout):
     assert cart.features["source"] == "social"
     assert cart.features["stage"] == "payment"
     assert cart.feature_row == feature_row(cart.features)
+
+
+def test_a_treated_cart_is_judged_by_its_first_decisions_snapshot(engine):
+    """Not built at abandonment too: the first touch is planned right after, from the same context."""
+    key = new_cart(engine)
+    recording = RecordingActivities(engine, CFG)
+    recording.record_abandonment(AbandonmentRecord(key, NOW.timestamp(), False))
+    with Session(engine) as session:
+        assert session.get(Cart, key).features is None
+    planned = plan(engine, key)
+    recording.record_outcome(OutcomeRecord(key, "not_recovered", (NOW + timedelta(days=5)).timestamp()))
+    with Session(engine) as session:
+        first = session.get(Decision, planned.decision_id)
+    assert (first.features["touch"], first.features["hours_since_abandonment"]) == (1, 0.0)
+    carts = load_frames(engine).carts
+    assert carts["cart_id"].tolist() == [key]
+    assert carts["holdout"].tolist() == [False]
+    assert (carts["cart_value"].tolist(), carts["source"].tolist()) == ([64.0], ["social"])
 
 
 def test_without_settings_abandonment_keeps_no_snapshot(engine):

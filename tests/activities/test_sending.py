@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -12,7 +14,8 @@ from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.sending import SendingActivities
+from activities import sending
+from activities.sending import HANDOVER_LEASE, STILL_SENDING, SendingActivities
 from message_templates import TemplateError, TemplateRenderer
 from message_templates.checks import MAX_EMAIL_HTML_BYTES
 from message_templates.context_limits import MAX_CART_LINES, MAX_IMAGE_URL_CHARS, MAX_ITEM_TEXT_CHARS, MAX_ITEMS_SHOWN
@@ -150,7 +153,7 @@ def test_transient_failure_raises_for_retry_and_the_retry_sends(sqlite_engine, t
         ActivityEnvironment().run(acts.send_touch, request(key, decision))
     [row] = messages(sqlite_engine)
     # a timeout or reset may come after the provider took the message: counted as uncertain
-    assert row.status == "sending"
+    assert row.status == "unconfirmed"
     assert row.handed_over_at is not None
     delivery.fail = None
     assert ActivityEnvironment().run(acts.send_touch, request(key, decision)).status == "sent"
@@ -197,6 +200,117 @@ def test_attempt_killed_inside_the_provider_call_is_resent_with_the_same_key_and
     assert delivery.sent[0][4] == f"recovery/{SHOP}/{key}/1"
     [row] = messages(sqlite_engine)
     assert (row.attempts, row.uncertain_resends, row.status) == (2, 1, "sent")
+
+
+def left_sending(engine, key, decision, handed_over_at, status="sending") -> None:
+    """The row an attempt leaves while it is inside its provider call (or after dying there)."""
+    with Session(engine) as session:
+        session.add(
+            Message(
+                idempotency_key=f"recovery/{SHOP}/{key}/1",
+                cart_id=key,
+                decision_id=decision,
+                touch=1,
+                channel="email",
+                status=status,
+                attempts=1,
+                handed_over_at=handed_over_at,
+                created_at=NOW,
+            )
+        )
+        session.commit()
+
+
+def test_a_touch_another_worker_handed_over_moments_ago_is_not_sent_again_yet(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    left_sending(sqlite_engine, key, decision, datetime.now(UTC) - HANDOVER_LEASE / 2)
+    delivery = FakeDelivery()
+    acts = SendingActivities(sqlite_engine, cfg, delivery=delivery)
+    with pytest.raises(ApplicationError) as raised:
+        ActivityEnvironment().run(acts.send_touch, request(key, decision))
+    assert raised.value.type == STILL_SENDING
+    assert not raised.value.non_retryable  # Temporal asks again later
+    assert delivery.sent == []
+    [row] = messages(sqlite_engine)
+    assert (row.status, row.attempts, row.uncertain_resends) == ("sending", 1, 0)
+
+
+def test_an_unconfirmed_send_is_sent_again_at_once_and_counted(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    left_sending(sqlite_engine, key, decision, datetime.now(UTC), status="unconfirmed")
+    delivery = FakeDelivery()
+    result = ActivityEnvironment().run(
+        SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision)
+    )
+    assert result.status == "sent"
+    [row] = messages(sqlite_engine)
+    assert (row.attempts, row.uncertain_resends, len(delivery.sent)) == (2, 1, 1)
+
+
+class BlockingDelivery(FakeDelivery):
+    """Holds every send inside the provider call until released."""
+
+    def __init__(self):
+        super().__init__()
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def send(self, *args, **kwargs):
+        self.inside.set()
+        assert self.release.wait(10)
+        return super().send(*args, **kwargs)
+
+
+def test_an_attempt_overlapping_a_live_one_sends_nothing(sqlite_engine, tmp_path):
+    """A local activity that timed out while its thread still runs is attempted again meanwhile."""
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    delivery = BlockingDelivery()
+    acts = SendingActivities(sqlite_engine, cfg, delivery=delivery)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(ActivityEnvironment().run, acts.send_touch, request(key, decision))
+        assert delivery.inside.wait(10)
+        with pytest.raises(ApplicationError) as raised:
+            ActivityEnvironment().run(acts.send_touch, request(key, decision))
+        assert raised.value.type == STILL_SENDING
+        delivery.release.set()
+        assert first.result(10).status == "sent"
+    assert ActivityEnvironment().run(acts.send_touch, request(key, decision)).status == "already_sent"
+    assert len(delivery.sent) == 1
+    [row] = messages(sqlite_engine)
+    assert (row.attempts, row.uncertain_resends) == (1, 0)
+
+
+def test_of_two_workers_retrying_one_unconfirmed_touch_only_one_sends(sqlite_engine, tmp_path, monkeypatch):
+    """Both read the row before either took it: the attempt count settles who sends."""
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    left_sending(sqlite_engine, key, decision, datetime.now(UTC), status="unconfirmed")
+    read, go_on = threading.Event(), threading.Event()
+    check = sending.send_now_problem
+
+    def paused_check(*args, **kwargs):  # runs after the row was read, before it is taken
+        if threading.current_thread().name.startswith("paused"):
+            read.set()
+            assert go_on.wait(10)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(sending, "send_now_problem", paused_check)
+    slow_delivery, fast_delivery = FakeDelivery(), FakeDelivery()
+    slow = SendingActivities(sqlite_engine, cfg, delivery=slow_delivery)
+    fast = SendingActivities(sqlite_engine, cfg, delivery=fast_delivery)
+    with ThreadPoolExecutor(1, thread_name_prefix="paused") as pool:
+        paused = pool.submit(ActivityEnvironment().run, slow.send_touch, request(key, decision))
+        assert read.wait(10)
+        assert ActivityEnvironment().run(fast.send_touch, request(key, decision)).status == "sent"
+        go_on.set()
+        with pytest.raises(ApplicationError) as raised:
+            paused.result(10)
+    assert raised.value.type == STILL_SENDING
+    assert (len(fast_delivery.sent), slow_delivery.sent) == (1, [])
+    [row] = messages(sqlite_engine)
+    assert (row.status, row.attempts, row.uncertain_resends) == ("sent", 2, 1)
 
 
 def test_retargeting_gets_only_a_hashed_identifier(sqlite_engine, tmp_path):
