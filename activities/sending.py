@@ -71,9 +71,11 @@ class SendingActivities(contracts.SendingActivities):
     @activity.defn
     def send_touch(self, req: SendRequest) -> SendResult:
         ensure_seeded(self._engine)  # before this session may hold SQLite's write lock
-        # Not expired on commit: the rows read here are written back only in the columns this
-        # activity sets, so reloading them after the "sending" commit would be a wasted query each.
-        with Session(self._engine, expire_on_commit=False) as session:
+        # Nothing is written before the row is taken, just before the provider call (no autoflush):
+        # SQLite's write lock is held for that write and its commit only, not while the message is
+        # checked and rendered. Not expired on commit: the rows read here are written back only in
+        # the columns this activity sets, so reloading them after a commit would be wasted queries.
+        with Session(self._engine, expire_on_commit=False, autoflush=False) as session:
             decision = session.get(Decision, req.decision_id)
             cart = session.get(Cart, req.cart_key)
             if decision is None or cart is None or decision.channel is None:
@@ -122,7 +124,6 @@ class SendingActivities(contracts.SendingActivities):
                 )
             earlier_attempts = message.attempts
             message.decision_id, message.channel, message.attempts = saved_id(decision), channel, message.attempts + 1
-            self._claim(session, message, earlier_attempts)  # before any query flushes the new count
             if problem:
                 message.status, message.provider_result = "skipped", f"blocked at send time: {problem}"
                 message.handed_over_at = None
@@ -150,6 +151,7 @@ class SendingActivities(contracts.SendingActivities):
                 message.uncertain_resends += 1
                 log.warning("resending touch %s of cart %s after an interrupted attempt", req.touch, cart.id)
             message.status, message.handed_over_at = "sending", datetime.now(UTC)
+            self._claim(session, message, earlier_attempts)
             self._save(session, message)  # committed before the provider sees anything
             if not activity.info().is_local:  # a local activity has no heartbeat
                 activity.heartbeat()

@@ -32,6 +32,7 @@ import multiprocessing
 import os
 import random
 import shlex
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -465,6 +466,8 @@ async def running_service(
             except subprocess.TimeoutExpired:
                 service.kill()
             log.close()
+            if args.service_log:
+                shutil.copy(Path(data) / "service.log", args.service_log)
 
 
 async def _drained(client: Client, query: str, timeout: float) -> None:
@@ -497,6 +500,7 @@ def service_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--service-cwd", default="", help="where to run it (default: this checkout)")
     parser.add_argument("--env", action="append", default=[], help="more CR_*=value settings for the service")
+    parser.add_argument("--service-log", default="", help="keep the service's log (stdout and stderr) at this path")
 
 
 if __name__ == "__main__":
