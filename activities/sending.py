@@ -7,8 +7,9 @@ An attempt is not always over when the next one starts: an overloaded worker's l
 time out, or its workflow task can, while the first attempt is still running, and the next attempt
 may run in the same process or another. So a touch is sent by one attempt at a time: an attempt
 takes the row by raising its attempt count from the value it read (two attempts that read the same
-row cannot both take it), and a row left "sending" less than `HANDOVER_LEASE` ago is taken to be
-still inside a live attempt's provider call; the attempt that finds either fails for a retry. Only
+row cannot both take it) and writes it only while the count is still its own, and a row left
+"sending" less than `HANDOVER_LEASE` ago is taken to be still inside a live attempt's provider call;
+the attempt that finds either fails for a retry. Only
 a row older than that (its worker died mid-call) or one whose call ended in an error that leaves
 open whether the provider took it ("unconfirmed") is sent again, counted in `uncertain_resends`.
 """
@@ -127,7 +128,7 @@ class SendingActivities(contracts.SendingActivities):
             if problem:
                 message.status, message.provider_result = "skipped", f"blocked at send time: {problem}"
                 message.handed_over_at = None
-                self._save(session, message)
+                self._save(session, message, earlier_attempts)
                 return SendResult("skipped", channel, message.provider_result)
 
             customer = session.get(Customer, cart.customer_id) if cart.customer_id else None
@@ -141,7 +142,7 @@ class SendingActivities(contracts.SendingActivities):
                 # The reason may quote the shopper's data: it stays in the database, out of logs and Temporal.
                 message.status, message.handed_over_at = "failed", None
                 message.provider_result = f"not rendered: {err.message}"[:1000]
-                self._save(session, message)
+                self._save(session, message, earlier_attempts)
                 log.error("touch %s of cart %s not rendered (reason on the message)", req.touch, cart.id)
                 raise ApplicationError(
                     "not rendered (reason on the message)", type=RENDER_FAILED, non_retryable=True
@@ -151,8 +152,8 @@ class SendingActivities(contracts.SendingActivities):
                 message.uncertain_resends += 1
                 log.warning("resending touch %s of cart %s after an interrupted attempt", req.touch, cart.id)
             message.status, message.handed_over_at = "sending", datetime.now(UTC)
-            self._claim(session, message, earlier_attempts)
-            self._save(session, message)  # committed before the provider sees anything
+            self._save(session, message, earlier_attempts)  # committed before the provider sees anything
+            mine = message.attempts  # the row stays this attempt's while its count is this
             if not activity.info().is_local:  # a local activity has no heartbeat
                 activity.heartbeat()
             try:
@@ -163,12 +164,12 @@ class SendingActivities(contracts.SendingActivities):
                 message.provider_result = str(err)[:1000]
                 if err.permanent:  # a refusal: the provider certainly does not have it
                     message.status, message.handed_over_at = "failed", None
-                    self._save(session, message)
+                    self._save(session, message, mine)
                     raise ApplicationError(
                         f"{channel} recipient refused: {err}", type=INVALID_RECIPIENT, non_retryable=True
                     ) from err
                 message.status = "unconfirmed"  # a timeout or reset may come after the provider took it
-                self._save(session, message)
+                self._save(session, message, mine)
                 raise
             message.status, message.sent_at, message.template = "sent", now, rendered.template
             message.late_seconds = seconds_late(decision.send_at, now)
@@ -179,7 +180,7 @@ class SendingActivities(contracts.SendingActivities):
             message.provider_result = f"accepted by {delivered.provider}"
             cart.journey_state = f"touch {req.touch} sent"
             session.add(cart)
-            self._save(session, message)
+            self._save(session, message, mine)
             log.info("touch sent cart=%s touch=%s channel=%s", cart.id, req.touch, channel)
             return SendResult("sent", channel)
 
@@ -233,29 +234,30 @@ class SendingActivities(contracts.SendingActivities):
         }
 
     @staticmethod
-    def _claim(session: Session, message: Message, earlier_attempts: int) -> None:
-        """Take the touch for this attempt, or fail for a retry if another attempt took it since this
-        one read the row: the attempt count is compared and raised in one statement (a new row is
-        claimed by its unique idempotency key instead)."""
+    def _save(session: Session, message: Message, expected_attempts: int) -> None:
+        """Write the row and commit, if it is still this attempt's: its attempt count is compared
+        with `expected_attempts` (the count this attempt read, or set when it took the row) in the
+        same statement that writes it, so an attempt that another one overtook - one that outlived
+        its timeout - writes nothing and fails for a retry. A new row is written by its unique
+        idempotency key instead."""
         if message.id is None:
             session.add(message)
             try:
-                session.flush()
+                session.commit()
             except IntegrityError:
                 session.rollback()
-                raise ApplicationError("another attempt took this touch meanwhile", type=STILL_SENDING) from None
+                if session.exec(select(Message.id).where(Message.idempotency_key == message.idempotency_key)).first():
+                    raise ApplicationError("another attempt took this touch meanwhile", type=STILL_SENDING) from None
+                raise
             return
-        claimed = session.connection().execute(
+        owned = session.connection().execute(
             update(Message)
-            .where(col(Message.id) == message.id, col(Message.attempts) == earlier_attempts)
+            .where(col(Message.id) == message.id, col(Message.attempts) == expected_attempts)
             .values(attempts=message.attempts)
         )
-        if claimed.rowcount != 1:
+        if owned.rowcount != 1:
             session.rollback()
             raise ApplicationError("another attempt took this touch meanwhile", type=STILL_SENDING)
-
-    @staticmethod
-    def _save(session: Session, message: Message) -> None:
         session.add(message)
         session.commit()
 

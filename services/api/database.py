@@ -36,13 +36,17 @@ class Database:
         return cls(engine, without_lock_wait(engine))
 
     async def write(self, work: Callable[Concatenate[Engine, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """`work(engine, *args, **kwargs)`, which must make one transaction (all or nothing)."""
+        """`work(engine, *args, **kwargs)`, which must make one transaction (all or nothing) of a
+        few statements; longer work (an erasure, an export) goes to `in_thread`."""
         if self.inline is not None:
             try:
                 return work(self.inline, *args, **kwargs)
             except OperationalError as err:
                 if not database_unavailable(err):
                     raise
+        return await self.in_thread(work, *args, **kwargs)
+
+    async def in_thread(self, work: Callable[Concatenate[Engine, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await run_in_threadpool(work, self.engine, *args, **kwargs)
 
     def dispose(self) -> None:

@@ -43,7 +43,7 @@ def make_engine(url: str, *, create: bool = True, lock_wait_s: float = WORKER_LO
     fails (SQLite's busy timeout, PostgreSQL's lock_timeout). The API uses a short one so that a
     held lock is answered with a quick 503 (the platform retries) instead of a request that hangs."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[1] if "///" in url else ""  # "sqlite://": in memory
         if path and path != ":memory:" and not path.startswith("file:"):
             private_file(Path(path))
         engine = _sqlite_engine(url, lock_wait_s)

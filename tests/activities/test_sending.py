@@ -313,6 +313,40 @@ def test_of_two_workers_retrying_one_unconfirmed_touch_only_one_sends(sqlite_eng
     assert (row.status, row.attempts, row.uncertain_resends) == ("sent", 2, 1)
 
 
+def test_an_overtaken_attempt_that_finds_the_touch_held_does_not_overwrite_the_send(
+    sqlite_engine, tmp_path, monkeypatch
+):
+    """The retry that read the row before another attempt sent it must not mark it skipped (the
+    journey would then plan the touch again and send it twice)."""
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    left_sending(sqlite_engine, key, decision, datetime.now(UTC), status="unconfirmed")
+    read, go_on = threading.Event(), threading.Event()
+    check = sending.send_now_problem
+
+    def paused_check(*args, **kwargs):
+        if threading.current_thread().name.startswith("paused"):
+            read.set()
+            assert go_on.wait(10)
+            return "frequency cap: a message was sent for this cart moments ago"
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(sending, "send_now_problem", paused_check)
+    delivery = FakeDelivery()
+    overtaken = SendingActivities(sqlite_engine, cfg, delivery=FakeDelivery())
+    with ThreadPoolExecutor(1, thread_name_prefix="paused") as pool:
+        paused = pool.submit(ActivityEnvironment().run, overtaken.send_touch, request(key, decision))
+        assert read.wait(10)
+        fresh = SendingActivities(sqlite_engine, cfg, delivery=delivery)
+        assert ActivityEnvironment().run(fresh.send_touch, request(key, decision)).status == "sent"
+        go_on.set()
+        with pytest.raises(ApplicationError) as raised:
+            paused.result(10)
+    assert raised.value.type == STILL_SENDING
+    [row] = messages(sqlite_engine)
+    assert (row.status, row.attempts, len(delivery.sent)) == ("sent", 2, 1)
+
+
 def test_retargeting_gets_only_a_hashed_identifier(sqlite_engine, tmp_path):
     cfg = settings(tmp_path)
     key, decision = cart_with_decision(

@@ -22,7 +22,7 @@ from services.api.database import Database
 from services.api.deps import get_journeys
 from services.core.bounds import BodyError, load_json
 from services.core.clock import service_now
-from services.core.events import GenericWebhook, Ignored
+from services.core.events import GenericWebhook, Ignored, PrivacyRequest
 from services.core.settings import Settings
 from services.core.signing import generic_signature_valid, shopify_hmac_valid
 from services.ingest import intake
@@ -155,9 +155,9 @@ def receipt_key(platform: str, shop: str, delivery: str) -> str:
 async def handle(ctx: Intake, shop, platform, receipt_id, topic, event) -> dict:
     try:
         now = service_now(ctx.clock)
-        stored = await ctx.database.write(
-            intake.store_event, ctx.settings, shop, platform, event, now, receipt_id, topic
-        )
+        # A privacy request's erasure or export can touch many rows: never on the event loop.
+        write = ctx.database.in_thread if isinstance(event, PrivacyRequest) else ctx.database.write
+        stored = await write(intake.store_event, ctx.settings, shop, platform, event, now, receipt_id, topic)
         async with asyncio.timeout(TEMPORAL_TIMEOUT_S):
             await intake.tell_journeys(ctx.journeys, shop, stored.actions)
     except (TimeoutError, RPCError, ConnectionError, RuntimeError):

@@ -70,7 +70,7 @@ class Message(SQLModel, table=True):
     template: str | None = Field(default=None, max_length=200)  # e.g. "email/price@v3/A"; packaged: "email/price"
     template_id: int | None = Field(default=None, foreign_key="message_templates.id", index=True)
     variant: str | None = Field(default=None, max_length=10)
-    status: str = Field(max_length=20)  # sending, sent, failed, skipped
+    status: str = Field(max_length=20)  # sending, sent, unconfirmed (the provider call failed), failed, skipped
     attempts: int = 0
     # set just before the provider call, cleared when the provider answered: still set on a retry
     # means an earlier attempt died mid-call and the provider may or may not have the message

@@ -89,8 +89,10 @@ async def test_an_error_that_is_not_a_lock_is_raised_not_retried(tmp_path):
     database.dispose()
 
 
-def test_only_a_sqlite_file_gets_an_inline_engine(tmp_path):
+def test_only_a_sqlite_file_gets_an_inline_engine(tmp_path, monkeypatch):
     assert database_at(tmp_path / "a.db").inline is not None
+    monkeypatch.chdir(tmp_path)
     assert Database.on(make_engine("sqlite://", create=False)).inline is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.db", "a.db-shm", "a.db-wal"]  # none for memory
     postgres = make_engine("postgresql+psycopg://u@127.0.0.1:9/db", create=False)  # never connected
     assert Database.on(postgres).inline is None
