@@ -8,10 +8,10 @@ time out, or its workflow task can, while the first attempt is still running, an
 may run in the same process or another. So a touch is sent by one attempt at a time: an attempt
 takes the row by raising its attempt count from the value it read (two attempts that read the same
 row cannot both take it) and writes it only while the count is still its own, and a row left
-"sending" less than `HANDOVER_LEASE` ago is taken to be still inside a live attempt's provider call;
-the attempt that finds either fails for a retry. Only
-a row older than that (its worker died mid-call) or one whose call ended in an error that leaves
-open whether the provider took it ("unconfirmed") is sent again, counted in `uncertain_resends`.
+"sending" less than `HANDOVER_LEASE` ago is taken to be still inside a live attempt's provider
+call; the attempt that finds either fails for a retry. Only a row older than that (its worker died
+mid-call) or one whose call ended in an error that leaves open whether the provider took it
+("unconfirmed") is sent again, counted in `uncertain_resends`.
 """
 
 from __future__ import annotations

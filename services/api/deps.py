@@ -9,7 +9,6 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from services.api.database import Database
 from services.core.bounds import SHOP_FILTER_PATTERN, Moment
 from services.core.settings import Settings
 from services.ingest.journeys import Journeys
@@ -24,10 +23,6 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
-
-
-async def get_database(request: Request) -> Database:
-    return request.app.state.database
 
 
 async def get_clock(request: Request) -> ClockSpec:
@@ -47,7 +42,6 @@ VersionNumber = Annotated[int, Query(ge=1, le=2**31 - 1)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
-DatabaseDep = Annotated[Database, Depends(get_database)]
 ClockDep = Annotated[ClockSpec, Depends(get_clock)]
 JourneysDep = Annotated[Journeys, Depends(get_journeys)]
 

@@ -174,34 +174,6 @@ def test_permanent_failure_is_non_retryable_invalid_recipient(sqlite_engine, tmp
     assert messages(sqlite_engine)[0].status == "failed"
 
 
-def test_attempt_killed_inside_the_provider_call_is_resent_with_the_same_key_and_counted(sqlite_engine, tmp_path):
-    cfg = settings(tmp_path)
-    key, decision = cart_with_decision(sqlite_engine, cfg)
-    with Session(sqlite_engine) as session:  # what a worker killed mid-call leaves behind
-        session.add(
-            Message(
-                idempotency_key=f"recovery/{SHOP}/{key}/1",
-                cart_id=key,
-                decision_id=decision,
-                touch=1,
-                channel="email",
-                status="sending",
-                attempts=1,
-                handed_over_at=NOW,
-                created_at=NOW,
-            )
-        )
-        session.commit()
-    delivery = FakeDelivery()
-    result = ActivityEnvironment().run(
-        SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision)
-    )
-    assert result.status == "sent"
-    assert delivery.sent[0][4] == f"recovery/{SHOP}/{key}/1"
-    [row] = messages(sqlite_engine)
-    assert (row.attempts, row.uncertain_resends, row.status) == (2, 1, "sent")
-
-
 def left_sending(engine, key, decision, handed_over_at, status="sending") -> None:
     """The row an attempt leaves while it is inside its provider call (or after dying there)."""
     with Session(engine) as session:
@@ -219,6 +191,20 @@ def left_sending(engine, key, decision, handed_over_at, status="sending") -> Non
             )
         )
         session.commit()
+
+
+def test_attempt_killed_inside_the_provider_call_is_resent_with_the_same_key_and_counted(sqlite_engine, tmp_path):
+    cfg = settings(tmp_path)
+    key, decision = cart_with_decision(sqlite_engine, cfg)
+    left_sending(sqlite_engine, key, decision, NOW)  # what a worker killed mid-call leaves behind
+    delivery = FakeDelivery()
+    result = ActivityEnvironment().run(
+        SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision)
+    )
+    assert result.status == "sent"
+    assert delivery.sent[0][4] == f"recovery/{SHOP}/{key}/1"
+    [row] = messages(sqlite_engine)
+    assert (row.attempts, row.uncertain_resends, row.status) == (2, 1, "sent")
 
 
 def test_a_touch_another_worker_handed_over_moments_ago_is_not_sent_again_yet(sqlite_engine, tmp_path):
