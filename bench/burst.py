@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 import tempfile
 import time
@@ -44,6 +43,7 @@ from bench.journeys import (  # noqa: E402
     running_service,
     service_arguments,
 )
+from bench.service_db import reading, rows, value  # noqa: E402
 from bench.service_processes import embedded_dev_server  # noqa: E402
 
 WINDOW_S = 30.0
@@ -102,57 +102,59 @@ async def main(args: argparse.Namespace) -> None:
     )
 
 
-async def _drain(database: Path, shop: str, carts: int, scale: float) -> float:
+async def _drain(database: str, shop: str, carts: int, scale: float) -> float:
     """Wait until every cart of the shop has its outcome (at most the attribution window plus 10 min)."""
     begun = time.time()
     while time.time() - begun < ATTRIBUTION_S / scale + 600:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
-            done = db.execute(
-                "SELECT count(*) FROM outcomes o JOIN carts c ON c.id = o.cart_id WHERE c.shop = ?", (shop,)
-            ).fetchone()[0]
+        with reading(database) as db:
+            done = value(
+                db, "SELECT count(*) FROM outcomes o JOIN carts c ON c.id = o.cart_id WHERE c.shop = :shop", shop=shop
+            )
         if done >= carts:
             break
         await asyncio.sleep(5)
     return time.time() - begun
 
 
-def _report(database: Path, shop: str, scale: float, burst_start: float, burst_end: float) -> dict:
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
-        anchor_real, anchor_virtual, _ = db.execute(
-            "SELECT anchor_real, anchor_virtual, scale FROM service_clock"
-        ).fetchone()
-        carts = db.execute("SELECT count(*) FROM carts WHERE shop = ?", (shop,)).fetchone()[0]
-        outcomes = db.execute(
-            "SELECT count(*) FROM outcomes o JOIN carts c ON c.id = o.cart_id WHERE c.shop = ?", (shop,)
-        ).fetchone()[0]
-        decisions = db.execute(
+def _report(database: str, shop: str, scale: float, burst_start: float, burst_end: float) -> dict:
+    with reading(database) as db:
+        anchor_real, anchor_virtual, _ = rows(db, "SELECT anchor_real, anchor_virtual, scale FROM service_clock")[0]
+        carts = value(db, "SELECT count(*) FROM carts WHERE shop = :shop", shop=shop)
+        outcomes = value(
+            db, "SELECT count(*) FROM outcomes o JOIN carts c ON c.id = o.cart_id WHERE c.shop = :shop", shop=shop
+        )
+        decisions = rows(
+            db,
             """SELECT d.cart_id, d.touch, d.id, d.send_at, c.closed_at, d.decided_at, c.abandoned_at, o.status
                FROM decisions d JOIN carts c ON c.id = d.cart_id LEFT JOIN outcomes o ON o.cart_id = c.id
-               WHERE c.shop = ? AND d.stop = 0 AND d.send_at IS NOT NULL""",
-            (shop,),
-        ).fetchall()
+               WHERE c.shop = :shop AND NOT d.stop AND d.send_at IS NOT NULL""",
+            shop=shop,
+        )
         messages = {
             (cart, touch): (status, sent_at, channel)
-            for cart, touch, status, sent_at, channel in db.execute(
+            for cart, touch, status, sent_at, channel in rows(
+                db,
                 """SELECT m.cart_id, m.touch, m.status, m.sent_at, m.channel FROM messages m
-                   JOIN carts c ON c.id = m.cart_id WHERE c.shop = ?""",
-                (shop,),
+                   JOIN carts c ON c.id = m.cart_id WHERE c.shop = :shop""",
+                shop=shop,
             )
         }
-        resent, retried = db.execute(
-            """SELECT coalesce(sum(m.uncertain_resends), 0), coalesce(sum(m.attempts > 1), 0) FROM messages m
-               JOIN carts c ON c.id = m.cart_id WHERE c.shop = ?""",
-            (shop,),
-        ).fetchone()
+        resent, retried = rows(
+            db,
+            """SELECT coalesce(sum(m.uncertain_resends), 0), coalesce(sum(CASE WHEN m.attempts > 1 THEN 1 ELSE 0 END), 0)
+               FROM messages m JOIN carts c ON c.id = m.cart_id WHERE c.shop = :shop""",
+            shop=shop,
+        )[0]
         recipients = {
             (customer, kind): normalized
-            for customer, kind, normalized in db.execute(
+            for customer, kind, normalized in rows(
+                db,
                 """SELECT t.customer_id, t.kind, t.normalized FROM contacts t
-                   JOIN customers u ON u.id = t.customer_id WHERE u.shop = ?""",
-                (shop,),
+                   JOIN customers u ON u.id = t.customer_id WHERE u.shop = :shop""",
+                shop=shop,
             )
         }
-        customer_of = dict(db.execute("SELECT id, customer_id FROM carts WHERE shop = ?", (shop,)).fetchall())
+        customer_of = dict(rows(db, "SELECT id, customer_id FROM carts WHERE shop = :shop", shop=shop))
     latest: dict[tuple[str, int], tuple] = {}
     for row in decisions:
         if (row[0], row[1]) not in latest or row[2] > latest[(row[0], row[1])][2]:

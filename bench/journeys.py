@@ -6,7 +6,8 @@ same Temporal calls and nothing else, on the same embedded server in the same ru
 
 Service: the real service (`cartrecovery up` by default, pointed at the bench's Temporal server
 with CR_TEMPORAL_ADDRESS; `--service-command` runs another build, e.g. an older checkout's
-`python -m ...`), fed over HTTP: per cart a signed generic `cart` webhook (SMS consent and a
+`python -m ...`; `--env CR_DATABASE_URL=postgresql+psycopg://...` runs it on PostgreSQL, and the
+bench then reads its figures from there), fed over HTTP: per cart a signed generic `cart` webhook (SMS consent and a
 phone), a behaviour signal, and an update of the cart a moment later; one cart in ten orders during
 its journey. The rule prior plans three touches (SMS and push to loopback HTTP sinks) at 1 h, 24 h
 and 72 h after abandonment on the service clock (`--scale` times real time).
@@ -34,7 +35,6 @@ import random
 import shlex
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -54,6 +54,7 @@ from temporalio import activity, workflow  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
+from bench.service_db import reading, rows  # noqa: E402
 from bench.service_processes import ROOT, embedded_dev_server  # noqa: E402
 from services.core.clock import utc  # noqa: E402
 from services.core.signing import sign_generic  # noqa: E402
@@ -314,13 +315,13 @@ class CartFeeder:
             await self.post({"type": "order", "order_id": f"o-{cart_id}", "cart_id": cart_id, "total_value": "52.00"})
 
 
-async def service_step(api: httpx.AsyncClient, database: Path, rate: float, duration: float, scale: float) -> Step:
+async def service_step(api: httpx.AsyncClient, database: str, rate: float, duration: float, scale: float) -> Step:
     feeder = CartFeeder(api, scale)
     await paced(rate, duration, feeder.cart)
     return measure_service(database, feeder.shop, rate, scale)
 
 
-def measure_service(database: Path, shop: str, rate: float, scale: float) -> Step:
+def measure_service(database: str, shop: str, rate: float, scale: float) -> Step:
     """Lateness of every touch due by now, against the schedule the rule prior keeps (1, 24 and
     72 h after abandonment): a touch planned on time (its plan made before that hour) is measured
     from its plan, which may hold it for quiet hours; one planned late, or not planned at all yet
@@ -328,21 +329,23 @@ def measure_service(database: Path, shop: str, rate: float, scale: float) -> Ste
     lateness, unsent ones with their lateness so far (or until the order that ended the journey), an overdue abandonment with its first touch's.
     A journey that ended (an order) or stopped before a touch's hour owes none. Read from columns
     every version of the schema has."""
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
-        anchor_real, anchor_virtual, clock_scale = db.execute(
-            "SELECT anchor_real, anchor_virtual, scale FROM service_clock"
-        ).fetchone()
+    with reading(database) as db:
+        anchor_real, anchor_virtual, clock_scale = rows(
+            db, "SELECT anchor_real, anchor_virtual, scale FROM service_clock"
+        )[0]
         now = anchor_virtual + (time.time() - anchor_real) * clock_scale
-        carts = db.execute(
-            "SELECT id, updated_at, abandoned_at, closed_at FROM carts WHERE shop = ? AND status != 'completed'",
-            (shop,),
-        ).fetchall()
-        decisions = db.execute(
+        carts = rows(
+            db,
+            "SELECT id, updated_at, abandoned_at, closed_at FROM carts WHERE shop = :shop AND status != 'completed'",
+            shop=shop,
+        )
+        decisions = rows(
+            db,
             """SELECT d.cart_id, d.touch, d.id, d.decided_at, d.stop, d.send_at, m.status, m.sent_at
                FROM decisions d JOIN carts c ON c.id = d.cart_id LEFT JOIN messages m ON m.decision_id = d.id
-               WHERE c.shop = ?""",
-            (shop,),
-        ).fetchall()
+               WHERE c.shop = :shop""",
+            shop=shop,
+        )
     latest: dict[tuple[str, int], tuple] = {}  # a touch held at send time was planned again: its latest plan
     stopped: dict[str, int] = {}  # cart -> the touch its journey stopped at
     for row in decisions:
@@ -371,8 +374,8 @@ def measure_service(database: Path, shop: str, rate: float, scale: float) -> Ste
     return Step(rate, len(carts), len(lateness), sent, quantile(lateness, 0.5), quantile(lateness, 0.99))
 
 
-def _ts(text: str) -> float:
-    return utc(datetime.fromisoformat(str(text))).timestamp()  # SQLite keeps naive UTC text
+def _ts(text: object) -> float:
+    return utc(datetime.fromisoformat(str(text))).timestamp()  # SQLite keeps naive UTC text, PostgreSQL datetimes
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -427,9 +430,9 @@ async def run_service(args: argparse.Namespace, address: str, rates: list[float]
 @asynccontextmanager
 async def running_service(
     args: argparse.Namespace, address: str
-) -> AsyncIterator[tuple[httpx.AsyncClient, Path, HttpSink]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, str, HttpSink]]:
     """The service (`args.service_command` in `args.service_cwd`) on the bench's Temporal server,
-    with SMS and push sent to a loopback sink: (an API client, its SQLite database, the sink)."""
+    with SMS and push sent to a loopback sink: (an API client, its database URL, the sink)."""
     with tempfile.TemporaryDirectory() as data, HttpSink() as sink:
         port = free_port()
         settings = {
@@ -458,7 +461,7 @@ async def running_service(
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as api:
                 await _healthy(api)
-                yield api, Path(data) / "cartrecovery.db", sink
+                yield api, settings.get("CR_DATABASE_URL") or f"sqlite:///{data}/cartrecovery.db", sink
         finally:
             service.send_signal(signal.SIGTERM)
             try:
