@@ -65,6 +65,18 @@ Hidden per cart:
 * Incentive cost: a discount gives away ``discount_percent`` (10 %) of the cart, free shipping
   costs ``shipping_fee`` (7.00); the order uses the most valuable code it was sent before it.
 
+The default world above is ``Truth()``. ``SyntheticShop(seed, truth=draw_truth(k))`` runs the same
+shoppers' observable world under other hidden rules, drawn per world: each channel's mean
+affinity (e-mail 0.03-0.16, SMS 0.04-0.30, push 0.04-0.26, retargeting 0.02-0.08) and, per device,
+a log-normal spread around it (sigma 0.6, at most 0.45), so the best channel for a device changes
+from world to world; reason responses 0.5-1.4; the incentive that answers shipping_cost (free
+shipping) or price (discount) x1.0-3.5, the other one x1.0-2.0, either for any other reason
+x1.0-1.3; content written for the true reason (the template of the decision's inferred reason)
+x1.0-1.6 (the default world: x1.0, content does not matter); half-lives technical 0.75-3 h, high
+intent 2-8 h, everyone else 12-72 h; indecision ripe at 6-36 h; fatigue 0.5-0.85; repeat channel
+0.6-1.0; response lags x0.5-2; organic intercept -2.8 .. -1.5 and median 10-40 h; and the reasons'
+shares from a Dirichlet around the default ones (channel_models/simulator/truth.py holds the ranges).
+
 So a policy that learns device x reachability -> channel, signals -> reason -> incentive and
 timing beats "e-mail at 1 h" rules, and ``oracle_policy`` (which reads the truth) shows how far.
 ``run_journeys`` returns the contract's frames (docs/MODELS.md, "Frames") and a summary:
@@ -81,11 +93,12 @@ from datetime import UTC, datetime, timedelta
 from channel_models.context import PlanContext
 from channel_models.holdout import in_holdout
 from channel_models.policy import Policy
-from channel_models.simulator import truth, webhooks
+from channel_models.simulator import webhooks
 from channel_models.simulator.journeys import JourneyRunner, JourneySettings
 from channel_models.simulator.oracle import OraclePolicy
 from channel_models.simulator.result import CartOutcome, Interval, SimulationResult, Summary
 from channel_models.simulator.shop import Customer, Shopper, ShopperStream
+from channel_models.simulator.truth import Truth, draw_truth
 from channel_models.vocabulary import CHANNELS, INCENTIVES
 
 __all__ = [
@@ -97,6 +110,8 @@ __all__ = [
     "SimulationResult",
     "Summary",
     "SyntheticShop",
+    "Truth",
+    "draw_truth",
     "in_holdout",
     "oracle_policy",
     "run_journeys",
@@ -117,8 +132,11 @@ class SyntheticShop:
         survey_share: float = 0.1,
         discount_percent: float = 10.0,
         shipping_fee: float = 7.0,
+        truth: Truth | None = None,
     ):
+        """``truth``: the world's hidden rules - the documented default, or one ``draw_truth`` drew."""
         self.seed = seed
+        self.truth = truth or Truth()
         self.returning_share = returning_share
         self.prior_customer_share = prior_customer_share
         self.min_return_gap_days = min_return_gap_days
@@ -151,6 +169,7 @@ class SyntheticShop:
                 prior_customer_share=self.prior_customer_share,
                 min_return_gap=timedelta(hours=gap),
                 survey_share=self.survey_share,
+                truth=self.truth,
             )
         )
 
@@ -167,9 +186,10 @@ class SyntheticShop:
         hours_since_abandonment: float,
         touch: int,
         previous_channels: Sequence[str] = (),
+        content_reason: str | None = None,
     ) -> float:
-        return truth.response_probability(
-            shopper, channel, incentive, hours_since_abandonment, touch, previous_channels
+        return self.truth.response_probability(
+            shopper, channel, incentive, hours_since_abandonment, touch, previous_channels, content_reason
         )
 
     def order_after_message(
@@ -181,16 +201,20 @@ class SyntheticShop:
         touch: int,
         rng: random.Random,
         previous_channels: Sequence[str] = (),
+        content_reason: str | None = None,
     ) -> float | None:
-        """Hours after this message at which the shopper orders because of it, or None."""
-        p = self.response_probability(shopper, channel, incentive, hours_since_abandonment, touch, previous_channels)
+        """Hours after this message at which the shopper orders because of it, or None.
+        ``content_reason``: the reason the message's content was written for, if known."""
+        p = self.response_probability(
+            shopper, channel, incentive, hours_since_abandonment, touch, previous_channels, content_reason
+        )
         answers = rng.random() < p
-        lag = truth.response_lag(channel, rng)  # drawn either way: the stream stays aligned
+        lag = self.truth.response_lag(channel, rng)  # drawn either way: the stream stays aligned
         return lag if answers else None
 
     def organic_order_hours(self, shopper: Shopper, rng: random.Random) -> float | None:
         """Hours after abandonment at which the shopper orders with no message, or None."""
-        return truth.organic_hours(shopper, rng)
+        return self.truth.organic_hours(shopper, rng)
 
     def incentive_cost(self, shopper: Shopper, incentive: str | None) -> float:
         if incentive == "discount":

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 from channel_models.context import PlanContext, Reachability, TouchDecision
 from channel_models.holdout import in_holdout
 from channel_models.policy import Policy
-from channel_models.simulator import truth
 from channel_models.simulator.history import SENT_HISTORY, CustomerHistory, SentMessage, reachability
 from channel_models.simulator.result import CartOutcome, SimulationResult
 from channel_models.simulator.shop import Customer, Shopper
@@ -174,9 +173,10 @@ class JourneyRunner:
         hours = (at - shopper.abandoned_at).total_seconds() / 3600
         previous = tuple(x.channel for x in sends)
         channel, incentive = decision.channel, decision.incentive
-        p = self.shop.response_probability(shopper, channel, incentive, hours, touch, previous)
-        lag = self.shop.order_after_message(shopper, channel, incentive, hours, touch, rng, previous)
-        click = truth.click_hours(p, lag, channel, rng)
+        content = decision.reason  # the template the service would pick is the decision's reason's
+        p = self.shop.response_probability(shopper, channel, incentive, hours, touch, previous, content)
+        lag = self.shop.order_after_message(shopper, channel, incentive, hours, touch, rng, previous, content)
+        click = self.shop.truth.click_hours(p, lag, channel, rng)
         sends.append(SentMessage(channel, at, incentive, at + timedelta(hours=click) if click is not None else None))
         self.result.messages[channel] += 1
         if incentive:

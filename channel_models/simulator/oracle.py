@@ -18,7 +18,6 @@ from channel_models.compliance.eligibility import channel_masks
 from channel_models.compliance.send_window import send_times
 from channel_models.context import PlanContext, TouchDecision
 from channel_models.rules.propensity import bucket_for
-from channel_models.simulator import truth
 
 if TYPE_CHECKING:
     from channel_models.simulator import SyntheticShop
@@ -43,11 +42,11 @@ class OraclePolicy:
             first_masks = first_masks or (allowed, blocked)
             for channel, (at, _) in held.items():
                 since = (at - ctx.abandoned_at).total_seconds() / 3600
-                in_time = truth.lag_within(channel, (ctx.deadline - at).total_seconds() / 3600)
+                in_time = self.shop.truth.lag_within(channel, (ctx.deadline - at).total_seconds() / 3600)
                 for incentive in (None, *ctx.incentives_available):
                     p = (
                         self.shop.response_probability(
-                            shopper, channel, incentive, since, ctx.touch, ctx.previous_channels
+                            shopper, channel, incentive, since, ctx.touch, ctx.previous_channels, shopper.reason
                         )
                         * in_time
                     )

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from channel_models.simulator import truth
+from channel_models.simulator.truth import Truth
 from channel_models.simulator.world import (
     BACKGROUND,
     CATALOGUE,
@@ -24,7 +24,6 @@ from channel_models.simulator.world import (
     HIGH_INTENT_BY_STAGE,
     NAMES,
     PLACES,
-    REASON_SHARES,
     SIGNAL_RATES,
     SOURCE_SHARES,
     STAGE_BY_REASON,
@@ -95,19 +94,20 @@ class Shopper:
         return direct + hashed
 
 
-_CUMULATIVE: dict[int, tuple[list, list[float]]] = {}
+_CUMULATIVE: dict[int, tuple[Mapping, list, list[float]]] = {}
 
 
 def _pick(rng: random.Random, shares: Mapping) -> object:
-    # the share tables are module constants: their cumulative weights are computed once
+    # share tables live as long as their module or world: cumulative weights are computed once
+    # per table (kept with the table itself, so its id cannot be reused by another meanwhile)
     table = _CUMULATIVE.get(id(shares))
-    if table is None:
+    if table is None or table[0] is not shares:
         total, cumulative = 0.0, []
         for weight in shares.values():
             total += weight
             cumulative.append(total)
-        table = _CUMULATIVE[id(shares)] = (list(shares), cumulative)
-    return rng.choices(table[0], cum_weights=table[1])[0]
+        table = _CUMULATIVE[id(shares)] = (shares, list(shares), cumulative)
+    return rng.choices(table[1], cum_weights=table[2])[0]
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -137,8 +137,10 @@ class ShopperStream:
         prior_customer_share: float,
         min_return_gap: timedelta,
         survey_share: float,
+        truth: Truth,
     ):
         self.rng = random.Random(f"synthetic-shop:{seed}")
+        self.truth = truth
         self.seed, self.t, self.gap_hours = seed, start, gap_hours
         self.returning_share, self.prior_share = returning_share, prior_customer_share
         self.min_return_gap, self.survey_share = min_return_gap, survey_share
@@ -227,14 +229,14 @@ class ShopperStream:
             prior_orders=tuple(sorted(prior)),
             responsiveness=_hidden_lognormal(rng, 0.4),
             channel_taste={c: _hidden_lognormal(rng, 0.25) for c in CHANNELS},
-            habit_reason=_pick(rng, REASON_SHARES),
+            habit_reason=_pick(rng, self.truth.reason_shares),
             organic_taste=rng.gauss(0.0, 0.4),
         )
 
     def _shopper(self, customer: Customer, at: datetime) -> Shopper:
         rng, n = self.rng, self.shoppers
         self.shoppers += 1
-        reason = customer.habit_reason if rng.random() < 0.5 else _pick(rng, REASON_SHARES)
+        reason = customer.habit_reason if rng.random() < 0.5 else _pick(rng, self.truth.reason_shares)
         stage = _pick(rng, STAGE_BY_REASON[reason])
         device = customer.usual_device if rng.random() < 0.85 else _pick(rng, DEVICE_SHARES)
         visit = self.visits.get(customer.index, 0)
@@ -258,7 +260,7 @@ class ShopperStream:
         counts: dict[str, int] = {}
         for kind in signals:
             counts[kind] = counts.get(kind, 0) + 1
-        organic = truth.organic_probability(stage, reason, value, returning, high_intent, customer.organic_taste)
+        organic = self.truth.organic_probability(stage, reason, value, returning, high_intent, customer.organic_taste)
         return Shopper(
             number=n,
             visit=visit,

@@ -1,5 +1,6 @@
 """The synthetic shop's world: its catalogue, names and places, and the shares shoppers are drawn
-from (devices, traffic sources, hidden reasons, stages, behaviour signals)."""
+from (devices, traffic sources, stages, behaviour signals; the hidden reasons' shares belong to
+the truth, channel_models/simulator/truth.py)."""
 
 from __future__ import annotations
 
@@ -47,9 +48,6 @@ SOURCE_SHARES = {
     "newsletter": 0.10,
     "google-ads cpc": 0.14,
 }
-
-
-REASON_SHARES = {"shipping_cost": 0.22, "price": 0.22, "indecision": 0.20, "technical": 0.12, "other": 0.24}
 
 
 STAGE_BY_REASON = {
