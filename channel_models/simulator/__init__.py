@@ -67,8 +67,8 @@ Hidden per cart:
 
 The default world above is ``Truth()``. ``SyntheticShop(seed, truth=draw_truth(k))`` runs the same
 shoppers' observable world under other hidden rules, drawn per world: each channel's mean
-affinity (e-mail 0.03-0.16, SMS 0.04-0.30, push 0.04-0.26, retargeting 0.02-0.08) and, per device,
-a log-normal spread around it (sigma 0.6, at most 0.45), so the best channel for a device changes
+affinity (e-mail 0.03-0.12, SMS 0.04-0.22, push 0.04-0.20, retargeting 0.01-0.06) and, per device,
+a log-normal spread around it (sigma 0.5, at most 0.3), so the best channel for a device changes
 from world to world; reason responses 0.5-1.4; the incentive that answers shipping_cost (free
 shipping) or price (discount) x1.0-3.5, the other one x1.0-2.0, either for any other reason
 x1.0-1.3; content written for the true reason (the template of the decision's inferred reason)

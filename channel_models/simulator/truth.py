@@ -185,8 +185,9 @@ class Truth:
 
 
 # The family draw_truth draws from: (low, high) of each knob, uniform unless said.
-AFFINITY_MEANS = {"email": (0.03, 0.16), "sms": (0.04, 0.30), "push": (0.04, 0.26), "retargeting": (0.02, 0.08)}
-AFFINITY_SPREAD = 0.6  # log-normal sigma of a device's affinity around the channel's mean
+AFFINITY_MEANS = {"email": (0.03, 0.12), "sms": (0.04, 0.22), "push": (0.04, 0.20), "retargeting": (0.01, 0.06)}
+AFFINITY_SPREAD = 0.5  # log-normal sigma of a device's affinity around the channel's mean
+MAX_AFFINITY = 0.3
 REASON_RESPONSE_RANGE = (0.5, 1.4)
 MATCHED_INCENTIVE_LIFT = (1.0, 3.5)  # the incentive that answers the reason (free shipping / discount)
 CROSS_INCENTIVE_LIFT = (1.0, 2.0)  # the other one for shipping_cost / price
@@ -212,7 +213,8 @@ def draw_truth(seed: int) -> Truth:
 
     means = {c: uniform(AFFINITY_MEANS[c]) for c in CHANNELS}
     affinity = {
-        d: {c: min(0.45, means[c] * math.exp(rng.gauss(0.0, AFFINITY_SPREAD))) for c in CHANNELS} for d in DEVICES
+        d: {c: min(MAX_AFFINITY, means[c] * math.exp(rng.gauss(0.0, AFFINITY_SPREAD))) for c in CHANNELS}
+        for d in DEVICES
     }
     matched = {"shipping_cost": "free_shipping", "price": "discount"}
     lifts = {

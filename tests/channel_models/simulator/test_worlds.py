@@ -26,7 +26,7 @@ def test_every_drawn_world_is_inside_the_family(seed):
     world = draw_truth(seed)
     for device in family.DEVICES:
         assert set(world.channel_affinity[device]) == set(CHANNELS)
-        assert all(0 < a <= 0.45 for a in world.channel_affinity[device].values())
+        assert all(0 < a <= family.MAX_AFFINITY for a in world.channel_affinity[device].values())
     assert all(
         family.REASON_RESPONSE_RANGE[0] <= v <= family.REASON_RESPONSE_RANGE[1] for v in world.reason_response.values()
     )
