@@ -17,6 +17,7 @@ from channel_models.rules.rule_policy import RulePolicy
 from services.core.clock import from_ts
 from services.core.settings import Settings
 from services.model_ops.plan_context import build_plan_context
+from services.store.carts import mark_abandoned
 from services.store.frames.feature_rows import feature_row
 from services.store.tables import Cart, Decision, saved_id
 from workflows import contracts
@@ -33,10 +34,17 @@ class PlanningActivities(contracts.PlanningActivities):
 
     @activity.defn
     def plan_touch(self, req: PlanRequest) -> TouchPlan:
+        return self.plan(req)
+
+    def plan(self, req: PlanRequest) -> TouchPlan:
+        """Plan `req`, log the decision and commit - with the cart's abandonment when the request
+        carries it (a journey's first plan). send_touch calls this for the touch after the one it sent."""
         with Session(self._engine, expire_on_commit=False) as session:  # the reply reads `row` after commit
             cart = session.get(Cart, req.cart_key)
             if cart is None:
                 raise LookupError(f"cart {req.cart_key} is not in the database")
+            if req.abandonment is not None:
+                mark_abandoned(cart, from_ts(req.abandonment.at), req.abandonment.holdout)
             ctx = build_plan_context(
                 session,
                 self._settings,

@@ -12,6 +12,7 @@ from channel_models.learning.features import snapshot
 from services.core.clock import from_ts, to_ts
 from services.core.settings import Settings
 from services.model_ops.plan_context import build_plan_context
+from services.store.carts import mark_abandoned
 from services.store.frames.feature_rows import feature_row
 from services.store.frames.reason_labels import record_recovery_label
 from services.store.tables import Cart, Decision, Message, Order, Outcome
@@ -33,9 +34,7 @@ class RecordingActivities(contracts.RecordingActivities):
             if cart is None:
                 raise LookupError(f"cart {record.cart_key} is not in the database")
             at = from_ts(record.at)
-            cart.abandoned_at = at
-            cart.holdout = record.holdout
-            cart.journey_state = "holdout" if record.holdout else "abandoned"
+            mark_abandoned(cart, at, record.holdout)
             if self._settings is not None and record.holdout:
                 # What the first touch would be planned with: the conversion-propensity model
                 # learns from the carts that got no message. A treated cart's first decision,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
@@ -28,6 +29,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.planning import PlanningActivities
 from channel_models.compliance.send_window import send_now_problem
 from channel_models.vocabulary import CONTACTS_FOR
 from message_templates import RenderedMessage, TemplateError, TemplateRenderer
@@ -44,7 +46,7 @@ from services.model_ops.plan_context import build_plan_context
 from services.store.customers import contacts_of
 from services.store.tables import Cart, Contact, Customer, Decision, Message, MessageTemplate, saved_id
 from workflows import contracts
-from workflows.types import INVALID_RECIPIENT, RENDER_FAILED, SendRequest, SendResult
+from workflows.types import INVALID_RECIPIENT, RENDER_FAILED, SendRequest, SendResult, TouchPlan
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,11 @@ class SendingActivities(contracts.SendingActivities):
         settings: Settings,
         delivery: Delivery | None = None,
         renderer: TemplateRenderer | None = None,
+        planning: PlanningActivities | None = None,
     ):
+        """`planning`: plans a request's `then_plan` once its touch is sent (without it, never)."""
         self._engine = engine
+        self._planning = planning
         self._settings = settings
         self._delivery = delivery or Delivery(settings)
         self._templates = StoredTemplates(renderer or TemplateRenderer(settings.sms_max_segments))
@@ -71,6 +76,26 @@ class SendingActivities(contracts.SendingActivities):
 
     @activity.defn
     def send_touch(self, req: SendRequest) -> SendResult:
+        result = self._send(req)
+        if result.status in ("sent", "already_sent") and req.then_plan is not None:
+            result.next_plan = self._plan_next(req)
+        return result
+
+    def _plan_next(self, req: SendRequest) -> TouchPlan | None:
+        """The next touch's plan, as of now (the send may have been retried long after it was
+        scheduled), in a transaction of its own after the send's; None when it cannot be made
+        here - the journey then plans it in a step of its own, so the send itself never fails for it."""
+        if self._planning is None or req.then_plan is None:
+            return None
+        try:
+            return self._planning.plan(replace(req.then_plan, now=_left_at(req)))
+        except Exception as err:  # noqa: BLE001 - any failure: the journey's own plan step retries it
+            log.warning(
+                "touch %s sent; planning the next one failed (%s): left to the journey", req.touch, type(err).__name__
+            )
+            return None
+
+    def _send(self, req: SendRequest) -> SendResult:
         ensure_seeded(self._engine)  # before this session may hold SQLite's write lock
         # Nothing is written before the row is taken, just before the provider call (no autoflush):
         # SQLite's write lock is held for that write and its commit only, not while the message is
@@ -95,8 +120,7 @@ class SendingActivities(contracts.SendingActivities):
             ):
                 raise ApplicationError("another worker may still be sending this touch", type=STILL_SENDING)
 
-            # The time the message leaves, not when it was scheduled: a retry may run much later.
-            now = from_ts(req.clock.to_service(time.time()) if req.clock else req.now)
+            now = from_ts(_left_at(req))
             # Consent, capture, quiet hours and caps again, now: anything may have changed since planning.
             problem = send_now_problem(
                 build_plan_context(
@@ -260,6 +284,11 @@ class SendingActivities(contracts.SendingActivities):
             raise ApplicationError("another attempt took this touch meanwhile", type=STILL_SENDING)
         session.add(message)
         session.commit()
+
+
+def _left_at(req: SendRequest) -> float:
+    """The time (service clock) the message leaves, not when it was scheduled: a retry may run much later."""
+    return req.clock.to_service(time.time()) if req.clock else req.now
 
 
 def _fingerprint(message: RenderedMessage) -> str:

@@ -12,9 +12,10 @@ phone), a behaviour signal, and an update of the cart a moment later; one cart i
 its journey. The rule prior plans three touches (SMS and push to loopback HTTP sinks) at 1 h, 24 h
 and 72 h after abandonment on the service clock (`--scale` times real time).
 Skeleton: a workflow with the same Temporal calls - signal-with-start, the idle timer reset by a
-second signal, record_abandonment, per touch a plan, a timer to the planned time and a send
-activity, the attribution timer, record_outcome (every step a local activity, as in the service's journeys since
-`workflows.cart_recovery.LOCAL_STEPS`) - whose activities do nothing, run
+second signal, the first plan (which records the abandonment), per touch a timer to the planned
+time and a send activity that plans the next touch, the attribution timer, record_outcome (every
+step a local activity, as in the service's journeys since `workflows.cart_recovery.LOCAL_STEPS`
+and `FOLDED_STEPS`) - whose activities do nothing, run
 unsandboxed by one worker process, started and signalled straight from the client.
 
 At each rate, carts arrive for `--duration` seconds; a touch counts as on time when it left less
@@ -122,11 +123,19 @@ async def skeleton_plan(planned: Planned) -> Planned:
     return planned
 
 
+@dataclass
+class SkeletonSend:
+    planned: Planned
+    then: Planned | None  # the next touch, "planned" by the send as the service's send_touch does
+
+
 @activity.defn(name="skeleton_send")
-async def skeleton_send(planned: Planned) -> None:
+async def skeleton_send(send: SkeletonSend) -> Planned | None:
+    planned = send.planned
     late = max(0.0, time.time() - planned.at / planned.scale)
     with open(os.environ[SENDS_FILE_ENV], "a") as sends:
         sends.write(f"{activity.info().workflow_id} {planned.touch} {late:.3f}\n")
+    return send.then
 
 
 @workflow.defn(sandboxed=False)
@@ -159,11 +168,17 @@ class SkeletonJourney:
             if self.ordered:
                 return
         abandoned = workflow.now().timestamp() * scale
-        await workflow.execute_local_activity(skeleton_record, "abandonment", **options)
-        for touch, hours in enumerate(TOUCH_HOURS, 1):
-            plan = await workflow.execute_local_activity(
-                skeleton_plan, Planned(abandoned + hours * 3600, touch, scale), result_type=Planned, **options
+
+        def planned(touch: int) -> Planned | None:
+            return (
+                Planned(abandoned + TOUCH_HOURS[touch - 1] * 3600, touch, scale) if touch <= len(TOUCH_HOURS) else None
             )
+
+        # the first plan records the abandonment; each send plans the next touch (FOLDED_STEPS)
+        plan: Planned | None = await workflow.execute_local_activity(
+            skeleton_plan, planned(1), result_type=Planned, **options
+        )
+        while plan is not None:
             wait = (plan.at - workflow.now().timestamp() * scale) / scale
             if wait > 0:
                 try:
@@ -172,7 +187,9 @@ class SkeletonJourney:
                     pass
             if self.ordered:
                 break
-            await workflow.execute_local_activity(skeleton_send, plan, **options)
+            plan = await workflow.execute_local_activity(
+                skeleton_send, SkeletonSend(plan, planned(plan.touch + 1)), result_type=Planned | None, **options
+            )
         if not self.ordered:
             remaining = (abandoned + ATTRIBUTION_S - workflow.now().timestamp() * scale) / scale
             if remaining > 0:

@@ -64,6 +64,11 @@ RECORD_OPTIONS: dict[str, Any] = dict(
 # run again (its idempotency key and "sending" row). Journeys begun before this replay their
 # recorded activity tasks (tests/workflows/histories).
 LOCAL_STEPS = "local-steps"
+# A sent touch's step plans the next touch too, and the first plan marks the cart abandoned: two
+# local activities (and two database round trips) fewer per two-touch journey - the plan came
+# right after the send in the same workflow task anyway. A journey begun before this keeps its
+# separate steps to the end; the separate steps also remain where the folded one could not plan.
+FOLDED_STEPS = "folded-steps"
 TASK_SEND_OPTIONS = SEND_OPTIONS | dict(
     heartbeat_timeout=timedelta(seconds=30)
 )  # the activity-task send of older journeys
@@ -85,6 +90,7 @@ class CartRecoveryWorkflow:
         self._stop_reason: str | None = None
         self._state = "watching"
         self._touches_sent: list[tuple[int, float]] = []  # (touch, sent_at)
+        self._folded = False
 
     # --- signals: only record what happened; stale or repeated events change nothing ---
     @workflow.signal
@@ -121,14 +127,15 @@ class CartRecoveryWorkflow:
         abandoned_at = self._abandoned_at = self._now()
         holdout = self._holdout = in_holdout(inp.cart_key, inp.holdout_percent)
         self._state = "holdout" if holdout else "abandoned"
-        await self._step(
-            RecordingActivities.record_abandonment,
-            AbandonmentRecord(inp.cart_key, abandoned_at, holdout),
-            RECORD_OPTIONS,
-        )
+        self._folded = workflow.patched(FOLDED_STEPS)
+        abandonment = AbandonmentRecord(inp.cart_key, abandoned_at, holdout)
+        # folded: the first plan records it - when there is a first plan (no await in between)
+        folded = self._folded and not holdout and inp.max_touches >= 1 and not self._ended()
+        if not folded:
+            await self._step(RecordingActivities.record_abandonment, abandonment, RECORD_OPTIONS)
         deadline = abandoned_at + inp.attribution_window_s
         if not holdout:
-            await self._touches(abandoned_at, deadline)
+            await self._touches(abandoned_at, deadline, abandonment if folded else None)
             self._state = "attribution"
         await self._wait_until(deadline, lambda: self._ended())
         return await self._finish()
@@ -147,19 +154,26 @@ class CartRecoveryWorkflow:
             if not changed:
                 return True
 
-    async def _touches(self, abandoned_at: float, deadline: float) -> None:
+    async def _touches(self, abandoned_at: float, deadline: float, abandonment: AbandonmentRecord | None) -> None:
+        """`abandonment`: for the first plan to record (folded steps); None when already recorded."""
         touch, plans = 1, 0
         excluded: list[str] = []
+        planned: TouchPlan | None = None  # the next touch, planned by the step that sent this one
+
+        def request(touch: int, excluded: list[str]) -> PlanRequest:
+            return PlanRequest(
+                self._inp.cart_key, touch, self._inp.max_touches, self._now(), abandoned_at, deadline, excluded
+            )
+
         while touch <= self._inp.max_touches and not self._ended():
             self._state = f"touch {touch}"
             plans += 1
-            plan = await self._step(
-                PlanningActivities.plan_touch,
-                PlanRequest(
-                    self._inp.cart_key, touch, self._inp.max_touches, self._now(), abandoned_at, deadline, excluded
-                ),
-                PLAN_OPTIONS,
-            )
+            plan = planned
+            if plan is None:
+                req = request(touch, excluded)
+                req.abandonment, abandonment = abandonment, None
+                plan = await self._step(PlanningActivities.plan_touch, req, PLAN_OPTIONS)
+            planned = None
             if plan.stop:
                 return
             version, consents = self._version, self._consent_changes
@@ -175,7 +189,8 @@ class CartRecoveryWorkflow:
                 if plans >= MAX_PLANS_PER_TOUCH * self._inp.max_touches:
                     return
                 continue  # re-plan this touch with what changed
-            outcome = await self._send(touch, plan)
+            then_plan = request(touch + 1, []) if self._folded and touch < self._inp.max_touches else None
+            outcome, planned = await self._send(touch, plan, then_plan)
             if outcome == "sent":
                 touch, excluded = touch + 1, []
             elif outcome == "failed":
@@ -183,12 +198,13 @@ class CartRecoveryWorkflow:
             if plans >= MAX_PLANS_PER_TOUCH * self._inp.max_touches:
                 return
 
-    async def _send(self, touch: int, plan: TouchPlan) -> str:
+    async def _send(self, touch: int, plan: TouchPlan, then_plan: PlanRequest | None) -> tuple[str, TouchPlan | None]:
+        """("sent" / "skipped" / "failed", the next touch's plan if the step made it)."""
         key = f"{workflow.info().workflow_id}/{touch}"
         try:
             result = await self._step(
                 SendingActivities.send_touch,
-                SendRequest(self._inp.cart_key, plan.decision_id, touch, key, self._now(), self._inp.clock),
+                SendRequest(self._inp.cart_key, plan.decision_id, touch, key, self._now(), self._inp.clock, then_plan),
                 SEND_OPTIONS,
                 task_options=TASK_SEND_OPTIONS,
             )
@@ -201,11 +217,11 @@ class CartRecoveryWorkflow:
             kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
             if kind not in (INVALID_RECIPIENT, RENDER_FAILED):
                 workflow.logger.warning("touch %s failed after its retries: %s", touch, kind)
-            return "failed"
+            return "failed", None
         if result.status in ("sent", "already_sent"):
             self._touches_sent.append((touch, self._now()))
-            return "sent"
-        return "skipped"
+            return "sent", result.next_plan
+        return "skipped", None
 
     async def _finish(self) -> RecoveryResult:
         inp, abandoned_at = self._inp, self._abandoned_at

@@ -75,6 +75,8 @@ class PlanRequest:
     abandoned_at: float
     deadline: float
     excluded: list[str] = field(default_factory=list)
+    # the first plan of a treated journey marks the cart abandoned in its own transaction
+    abandonment: AbandonmentRecord | None = None
 
 
 @dataclass
@@ -97,6 +99,8 @@ class SendRequest:
     idempotency_key: str
     now: float  # when the workflow scheduled the send
     clock: ClockSpec | None = None  # to tell the time the message really leaves (retries run later)
+    # once the touch is sent, plan this (the next touch) in the same step, as of the time it left
+    then_plan: PlanRequest | None = None
 
 
 # ApplicationError types send_touch fails with for good (not retried): the journey records the touch
@@ -110,6 +114,7 @@ class SendResult:
     status: str  # "sent", "already_sent", "skipped"
     channel: str
     detail: str = ""
+    next_plan: TouchPlan | None = None  # the request's then_plan, when it was sent and planning worked
 
 
 @dataclass

@@ -39,7 +39,7 @@ def build_worker(
 ) -> Worker:
     models = ModelCache(engine, settings)
     planning = PlanningActivities(engine, settings, policy=CachedPlanner(models, settings))
-    sending = SendingActivities(engine, settings, delivery=delivery)
+    sending = SendingActivities(engine, settings, delivery=delivery, planning=planning)
     recording = RecordingActivities(engine, settings)
     training = TrainingActivities(engine, settings, models)
     return Worker(

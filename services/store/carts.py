@@ -109,6 +109,13 @@ class OrderMatch:
     duplicate: bool
 
 
+def mark_abandoned(cart: Cart, at: datetime, holdout: bool) -> None:
+    """The cart's journey reached abandonment: in the holdout (no message) or to be treated."""
+    cart.abandoned_at = at
+    cart.holdout = holdout
+    cart.journey_state = "holdout" if holdout else "abandoned"
+
+
 def store_order(
     session: Session, shop: str, event: OrderEvent, now: datetime, region: str, window: timedelta
 ) -> OrderMatch:

@@ -47,21 +47,27 @@ class Script:
     abandonments: list[AbandonmentRecord] = field(default_factory=list)
     outcomes: list[OutcomeRecord] = field(default_factory=list)
     decisions: dict[int, str] = field(default_factory=dict)
+    plans_next: bool = True  # send_touch plans its request's then_plan, as the real one does
+
+    def plan(self, req: PlanRequest) -> TouchPlan:
+        self.plans.append(req)
+        if req.abandonment is not None:
+            self.abandonments.append(req.abandonment)
+        choices = [c for c in self.channels if c not in req.excluded]
+        if req.touch > len(self.delays) or not choices:
+            return TouchPlan(decision_id=len(self.plans), stop=True, stop_reason="nothing allowed")
+        self.decisions[len(self.plans)] = choices[0]
+        return TouchPlan(
+            decision_id=len(self.plans),
+            stop=False,
+            channel=choices[0],
+            send_at=max(req.now, req.abandoned_at + self.delays[req.touch - 1]),
+        )
 
     def activities(self):
         @activity.defn(name="plan_touch")
         async def plan_touch(req: PlanRequest) -> TouchPlan:
-            self.plans.append(req)
-            choices = [c for c in self.channels if c not in req.excluded]
-            if req.touch > len(self.delays) or not choices:
-                return TouchPlan(decision_id=len(self.plans), stop=True, stop_reason="nothing allowed")
-            self.decisions[len(self.plans)] = choices[0]
-            return TouchPlan(
-                decision_id=len(self.plans),
-                stop=False,
-                channel=choices[0],
-                send_at=max(req.now, req.abandoned_at + self.delays[req.touch - 1]),
-            )
+            return self.plan(req)
 
         @activity.defn(name="send_touch")
         async def send_touch(req: SendRequest) -> SendResult:
@@ -70,7 +76,8 @@ class Script:
             if channel in self.fail_channels:
                 raise ApplicationError("refused", type=self.fail_channels[channel], non_retryable=True)
             self.sends.append(req)
-            return SendResult("sent", channel)
+            planned = self.plan(req.then_plan) if self.plans_next and req.then_plan is not None else None
+            return SendResult("sent", channel, next_plan=planned)
 
         @activity.defn(name="record_abandonment")
         async def record_abandonment(rec: AbandonmentRecord) -> None:
@@ -288,6 +295,28 @@ async def test_every_step_of_a_journey_is_a_local_activity(time_skipping_env, ta
         history = await handle.fetch_history()
     kinds = [e.event_type for e in history.events]
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in kinds
-    # the patch marker, record_abandonment, plan_touch x3 (the order stopped the third send), send_touch x2, record_outcome
-    assert kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED) == 1 + 1 + 3 + 2 + 1
+    # two patch markers, plan_touch (which records the abandonment), send_touch x2 (each planning
+    # the next touch; the order stopped the third send), record_outcome
+    assert kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED) == 2 + 1 + 2 + 1
     assert [s.touch for s in script.sends] == [1, 2] and len(script.outcomes) == 1
+    assert [p.touch for p in script.plans] == [1, 2, 3] and len(script.abandonments) == 1
+
+
+@pytest.mark.parametrize("plans_next", [True, False], ids=["send plans the next touch", "send does not"])
+async def test_a_sent_touch_plans_the_next_as_of_its_send_else_the_journey_does(
+    time_skipping_env, task_queue, plans_next
+):
+    """The step that sends touch k plans touch k+1 (no plan step of its own); a send step that
+    returns no plan (it failed to plan, or an older worker ran it) leaves it to a plan step."""
+    script = Script(plans_next=plans_next)
+    async with worker(time_skipping_env, task_queue, script):
+        handle = await start(time_skipping_env, task_queue, journey_input())
+        result = await handle.result()
+    assert result.status == "not_recovered" and result.touches_sent == 3
+    assert [p.touch for p in script.plans] == [1, 2, 3]
+    assert [s.then_plan.touch if s.then_plan else None for s in script.sends] == [2, 3, None]
+    assert script.plans[0].abandonment is not None and all(p.abandonment is None for p in script.plans[1:])
+    assert len(script.abandonments) == 1 and not script.abandonments[0].holdout
+    history = await handle.fetch_history()
+    markers = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    assert len(markers) == 2 + 1 + 3 + (0 if plans_next else 2) + 1
