@@ -77,12 +77,12 @@ class SendingActivities(contracts.SendingActivities):
     @activity.defn
     def send_touch(self, req: SendRequest) -> SendResult:
         result = self._send(req)
-        if result.status in ("sent", "already_sent") and req.then_plan is not None:
+        if result.status in ("sent", "already_sent"):
             result.next_plan = self._plan_next(req)
         return result
 
     def _plan_next(self, req: SendRequest) -> TouchPlan | None:
-        """The next touch's plan, as of now (the send may have been retried long after it was
+        """The request's then_plan (if any) planned as of now (the send may have been retried long after it was
         scheduled), in a transaction of its own after the send's; None when it cannot be made
         here - the journey then plans it in a step of its own, so the send itself never fails for it."""
         if self._planning is None or req.then_plan is None:

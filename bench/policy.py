@@ -156,24 +156,23 @@ def in_process(args) -> None:
     shop's truth in memory, so it can afford samples large enough for tight intervals."""
     from datetime import timedelta
 
+    from bench.models import OPEN
     from channel_models.learning.training import train_models
     from channel_models.policy import Planner
     from channel_models.registry.model_set import LoadedModel, ModelSet
-    from channel_models.registry.model_status import Thresholds
     from channel_models.simulator import run_journeys
 
     started = time.monotonic()
     log = run_journeys(SyntheticShop(seed=11), Planner("auto", exploration=args.explore), args.learn_carts, seed=11)
     print(f"learning: {log.summary()} ({time.monotonic() - started:.0f} s)")
     now = log.decisions["decided_at"].max().to_pydatetime() + timedelta(days=6)
-    open_gate = Thresholds(min_days=0, min_carts=0, min_conversions=0, min_labels=0, overdue_hours=48, stale_hours=48)
     candidates = train_models(
         log.decisions,
         log.carts,
         log.labels,
         now=now,
         seed=0,
-        thresholds=open_gate,
+        thresholds=OPEN,
         epsilon=0.05,
         min_incentive_lift=0.02,
         reward="recoveries",

@@ -36,14 +36,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.models import OPEN  # noqa: E402
 from channel_models.learning.training import train_models  # noqa: E402
 from channel_models.policy import Planner  # noqa: E402
 from channel_models.registry.model_set import LoadedModel, ModelSet  # noqa: E402
-from channel_models.registry.model_status import Thresholds  # noqa: E402
 from channel_models.simulator import SyntheticShop, draw_truth, oracle_policy, run_journeys  # noqa: E402
 from channel_models.simulator.result import Z95, SimulationResult  # noqa: E402
 
-OPEN = Thresholds(min_days=0, min_carts=0, min_conversions=0, min_labels=0, overdue_hours=48, stale_hours=48)
 ARMS = ("service", "candidate", "rules", "fixed", "oracle", "organic")
 FRESH_SEED = 10_000
 

@@ -130,12 +130,12 @@ class CartRecoveryWorkflow:
         self._folded = workflow.patched(FOLDED_STEPS)
         abandonment = AbandonmentRecord(inp.cart_key, abandoned_at, holdout)
         # folded: the first plan records it - when there is a first plan (no await in between)
-        folded = self._folded and not holdout and inp.max_touches >= 1 and not self._ended()
-        if not folded:
+        first_plan_records = self._folded and not holdout and inp.max_touches >= 1 and not self._ended()
+        if not first_plan_records:
             await self._step(RecordingActivities.record_abandonment, abandonment, RECORD_OPTIONS)
         deadline = abandoned_at + inp.attribution_window_s
         if not holdout:
-            await self._touches(abandoned_at, deadline, abandonment if folded else None)
+            await self._touches(abandoned_at, deadline, abandonment if first_plan_records else None)
             self._state = "attribution"
         await self._wait_until(deadline, lambda: self._ended())
         return await self._finish()

@@ -12,10 +12,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.planning import PlanningActivities
 from activities.sending import SendingActivities
 from services.core.clock import utc
-from services.core.events import ConsentChange, ConsentEvent, Contact
-from services.ingest.intake import store_event
 from services.store.tables import Cart, Decision
-from tests.activities.test_sending import NOW, SHOP, cart_with_decision, messages, request, settings
+from tests.activities.test_sending import NOW, cart_with_decision, messages, request, revoke_email, settings
 from tests.utils.doubles import FakeDelivery
 from workflows.types import AbandonmentRecord, PlanRequest
 
@@ -71,14 +69,7 @@ def test_a_send_whose_next_plan_fails_is_still_sent_and_leaves_the_plan_to_the_j
 def test_a_touch_held_at_send_time_plans_nothing_next(sqlite_engine, tmp_path):
     cfg = settings(tmp_path)
     key, decision = cart_with_decision(sqlite_engine, cfg)
-    store_event(
-        sqlite_engine,
-        cfg,
-        SHOP,
-        "generic",
-        ConsentEvent(contact=Contact(customer_id="cust-1"), consents=[ConsentChange(channel="email", state="revoked")]),
-        NOW,
-    )
+    revoke_email(sqlite_engine, cfg)
     acts = SendingActivities(
         sqlite_engine, cfg, delivery=FakeDelivery(), planning=PlanningActivities(sqlite_engine, cfg)
     )

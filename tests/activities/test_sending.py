@@ -77,6 +77,18 @@ def cart_with_decision(engine, cfg, channel="email", consents=(), first_name="Ad
         return key, decision.id
 
 
+def revoke_email(engine, cfg) -> None:
+    """The cart's customer withdraws e-mail consent (after the touch was planned)."""
+    store_event(
+        engine,
+        cfg,
+        SHOP,
+        "generic",
+        ConsentEvent(contact=Contact(customer_id="cust-1"), consents=[ConsentChange(channel="email", state="revoked")]),
+        NOW,
+    )
+
+
 def request(key: str, decision_id: int) -> SendRequest:
     return SendRequest(key, decision_id, 1, f"recovery/{SHOP}/{key}/1", NOW.timestamp())
 
@@ -115,14 +127,7 @@ def test_sends_once_and_a_retry_does_not_send_again(sqlite_engine, tmp_path):
 def test_consent_revoked_before_send_skips_without_delivery(sqlite_engine, tmp_path):
     cfg = settings(tmp_path)
     key, decision = cart_with_decision(sqlite_engine, cfg)
-    store_event(
-        sqlite_engine,
-        cfg,
-        SHOP,
-        "generic",
-        ConsentEvent(contact=Contact(customer_id="cust-1"), consents=[ConsentChange(channel="email", state="revoked")]),
-        NOW,
-    )
+    revoke_email(sqlite_engine, cfg)
     delivery = FakeDelivery()
     result = ActivityEnvironment().run(
         SendingActivities(sqlite_engine, cfg, delivery=delivery).send_touch, request(key, decision)
