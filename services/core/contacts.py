@@ -8,6 +8,7 @@ form ad platforms ask for), never the values themselves.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 import phonenumbers
 from apprise.utils.parse import is_email  # the check apprise applies before it sends
@@ -48,6 +49,7 @@ def normalize_phone(raw: str | None, default_region: str = "US") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=4096)  # every plan and send asks for a customer's; parsing costs about as much as the query
 def phone_whereabouts(e164: str) -> tuple[str | None, tuple[str, ...]]:
     """(region code, candidate IANA zones) of a number; several zones when the region spans them."""
     try:

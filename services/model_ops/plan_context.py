@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 
-from sqlalchemy import bindparam
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
 from channel_models.context import PlanContext, Reachability
 from channel_models.vocabulary import CHANNELS, CONTACTS_FOR
 from services.core.clock import utc
 from services.core.contacts import phone_whereabouts
 from services.core.settings import Settings
-from services.store.customers import SHARED_ADDRESS, contacts_of, effective_consent, sharing_addresses
-from services.store.tables import BehaviorSignalRow, Cart, Customer, Message, Order, Outcome
-from services.store.tables import Contact as ContactRow
+from services.store import prepared
+from services.store.customers import SHARED_ADDRESS, effective_consent
+from services.store.prepared import run
+from services.store.tables import Cart
 
 
 def build_plan_context(
@@ -40,27 +39,15 @@ def build_plan_context(
     if cart.customer_id:
         if not compliance_only:
             history = customer_history(session, cart, now, settings.feature_window_days)
-        contacts = contacts_of(session, cart.customer_id)
-        consent = effective_consent(session, cart.customer_id, contacts)
+        kinds_held, consent = effective_consent(session, cart.shop, cart.customer_id)
         for channel, kinds in CONTACTS_FOR.items():
             reachability[channel] = Reachability(
-                captured=any(k in contacts for k in kinds),
-                consent=consent[channel].state if channel in consent else None,
+                captured=any(k in kinds_held for k in kinds), consent=consent.get(channel)
             )
-    where = _whereabouts(session, settings, cart)
+    where = _whereabouts(session, cart)
     sent = _sent_history(session, cart, now)
-    signals = (
-        Counter()
-        if compliance_only
-        else Counter(session.exec(select(BehaviorSignalRow.kind).where(BehaviorSignalRow.cart_id == cart.id)))
-    )
-    previous = tuple(
-        session.exec(
-            select(Message.channel)
-            .where(Message.cart_id == cart.id, Message.status == "sent", Message.touch < touch)
-            .order_by(col(Message.touch))
-        )
-    )
+    signals = Counter() if compliance_only else Counter(run(session, prepared.signal_kinds, cart_id=cart.id).scalars())
+    previous = tuple(run(session, prepared.channels_sent_before, cart_id=cart.id, touch=touch).scalars())
     incentives = tuple(
         name
         for name, code in (("free_shipping", settings.free_shipping_code), ("discount", settings.discount_code))
@@ -117,14 +104,8 @@ def customer_history(session: Session, cart: Cart, now: datetime, window_days: f
     """The customer's past apart from this cart, in at most four indexed queries (plan_touch runs
     on every touch): their carts, their orders, and what was sent for the carts in the window."""
     since = now - timedelta(days=window_days)
-    carts = session.exec(
-        select(Cart.id, Cart.created_at, Cart.abandoned_at).where(
-            Cart.customer_id == cart.customer_id, Cart.id != cart.id
-        )
-    ).all()
-    order_rows = session.exec(
-        select(Order.placed_at, Order.value_cents, Order.cart_id).where(Order.customer_id == cart.customer_id)
-    ).all()
+    carts = run(session, prepared.other_carts, customer_id=cart.customer_id, cart_id=cart.id).all()
+    order_rows = run(session, prepared.customer_orders, customer_id=cart.customer_id).all()
     orders = [(utc(at), cents) for at, cents, cart_id in order_rows if cart_id != cart.id]
     recent = [(key, utc(created)) for key, created, _ in carts if since <= utc(created) <= now]
     events = sorted([created for _, created in recent] + [at for at, _ in orders if since <= at <= now])
@@ -141,22 +122,8 @@ def _engagement(session: Session, cart_ids: list[str]) -> dict[str, tuple[int, i
     """channel -> (messages sent, of them clicked, carts recovered by the channel) for these carts."""
     if not cart_ids:
         return {}
-    sent = session.exec(
-        select(Message.channel, func.count(), func.count(col(Message.clicked_at)))
-        .where(col(Message.cart_id).in_(cart_ids), Message.status == "sent")
-        .group_by(Message.channel)
-    ).all()
-    recovered = dict(
-        session.exec(
-            select(Outcome.attributed_channel, func.count())
-            .where(
-                col(Outcome.cart_id).in_(cart_ids),
-                Outcome.status == "recovered",
-                col(Outcome.attributed_channel).is_not(None),
-            )
-            .group_by(Outcome.attributed_channel)
-        ).all()
-    )
+    sent = run(session, prepared.sent_per_channel, cart_ids=cart_ids).all()
+    recovered = dict(run(session, prepared.recovered_per_channel, cart_ids=cart_ids).all())
     counts = {
         channel: (int(n), int(clicked), int(recovered.pop(channel, 0))) for channel, n, clicked in sent if channel
     }
@@ -175,13 +142,13 @@ def _sent_history(session: Session, cart: Cart, now: datetime) -> list[tuple[str
     address, then their carts' messages) in place of one with a subquery per shared kind."""
     since = now - HISTORY
     if not cart.customer_id:
-        rows = session.exec(_sent_for_cart(), params={"cart_id": cart.id, "since": since})
+        rows = run(session, prepared.sent_for_cart, cart_id=cart.id, since=since)
         return [(channel, utc(at), cart_id) for channel, at, cart_id in rows if at is not None]
     sharers: dict[str, set[str]] = {kind: set() for kind in SHARED_ADDRESS.values()}
-    for customer_id, kind in session.exec(sharing_addresses(), params={"customer_id": cart.customer_id}):
+    for customer_id, kind in run(session, prepared.address_sharers, customer_id=cart.customer_id, kinds=list(sharers)):
         sharers[kind].add(customer_id)
     customers = sorted({cart.customer_id}.union(*sharers.values()))
-    rows = session.exec(_sent_to_customers(), params={"customers": customers, "since": since})
+    rows = run(session, prepared.sent_to_customers, customers=customers, since=since)
     return [
         (channel, utc(at), cart_id)
         for channel, at, cart_id, owner in rows
@@ -189,40 +156,16 @@ def _sent_history(session: Session, cart: Cart, now: datetime) -> list[tuple[str
     ]
 
 
-@cache
-def _sent_to_customers():  # built once: plan_touch and send_touch run it on every touch
-    return (
-        select(Message.channel, Message.sent_at, Message.cart_id, Cart.customer_id)
-        .join(Cart, col(Cart.id) == col(Message.cart_id))
-        .where(
-            col(Cart.customer_id).in_(bindparam("customers", expanding=True)),
-            Message.status == "sent",
-            col(Message.sent_at) >= bindparam("since"),
-        )
-    )
-
-
-@cache
-def _sent_for_cart():
-    return select(Message.channel, Message.sent_at, Message.cart_id).where(
-        Message.cart_id == bindparam("cart_id"), Message.status == "sent", col(Message.sent_at) >= bindparam("since")
-    )
-
-
-def _whereabouts(session: Session, settings: Settings, cart: Cart) -> tuple[str | None, str | None, str | None]:
+def _whereabouts(session: Session, cart: Cart) -> tuple[str | None, str | None, str | None]:
     """(time zone, country, province): the customer record, else the phone number's region."""
-    customer = session.get(Customer, cart.customer_id) if cart.customer_id else None
-    zone = customer.timezone if customer else None
-    country = customer.country if customer else None
-    phone = (
-        session.exec(
-            select(ContactRow.normalized).where(ContactRow.customer_id == cart.customer_id, ContactRow.kind == "phone")
-        ).first()
-        if customer
-        else None
-    )
+    if not cart.customer_id:
+        return None, None, None
+    found = run(session, prepared.whereabouts, customer_id=cart.customer_id).first()
+    if found is None:
+        return None, None, None
+    zone, country, province, phone = found
     if phone and (zone is None or country is None):
         region, zones = phone_whereabouts(phone)
         country = country or region
         zone = zone or (zones[0] if len(zones) == 1 else None)  # a country spanning zones stays unknown
-    return zone, country, customer.province if customer else None
+    return zone, country, province

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from functools import cache
 
-from sqlalchemy import bindparam
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from channel_models.vocabulary import CONTACTS_FOR
@@ -157,51 +154,32 @@ REVOKED_WITH = {"email": "email", "sms": "phone"}
 SHARED_ADDRESS = {channel: CONTACTS_FOR[channel][0] for channel in ("email", "sms", "push")}
 
 
-@cache
-def sharing_addresses():
-    """A statement, bound by `customer_id`: (customer, kind) of every customer (this one included)
-    holding the same e-mail, phone or push token as this customer - the kinds of SHARED_ADDRESS."""
-    mine = aliased(Contact)
-    same = (mine.shop == Contact.shop) & (mine.kind == Contact.kind) & (mine.normalized == Contact.normalized)
-    return (
-        select(Contact.customer_id, Contact.kind)
-        .join(mine, same)
-        .where(
-            mine.customer_id == bindparam("customer_id"), col(Contact.kind).in_(sorted(set(SHARED_ADDRESS.values())))
-        )
-    )
-
-
-def effective_consent(session: Session, customer_id: str, contacts: dict[str, Contact]) -> dict[str, ConsentRecord]:
-    """The customer's own latest consent per channel, unless another customer holding the same
-    e-mail (or phone) has that channel revoked: a revocation counts for everyone holding the
-    address, a grant only for the customer it was recorded for (README, "Who is who"). So a
-    stranger's checkout can neither lift an unsubscribe nor be messaged at an address that
-    unsubscribed, until the customer who revoked grants again."""
-    consent = current_consent(session, customer_id)
+def effective_consent(session: Session, shop: str, customer_id: str) -> tuple[set[str], dict[str, str]]:
+    """(the kinds of contact the customer has, channel -> their consent state): the customer's own
+    latest state per channel, unless another customer holding the same e-mail (or phone) has that
+    channel revoked: a revocation counts for everyone holding the address, a grant only for the
+    customer it was recorded for (README, "Who is who"). So a stranger's checkout can neither lift
+    an unsubscribe nor be messaged at an address that unsubscribed, until the customer who revoked
+    grants again. Prepared statements: the planner and every send read this."""
+    held: dict[str, str] = dict(run(session, prepared.contact_addresses, customer_id=customer_id).all())
+    consent: dict[str, str] = dict(run(session, prepared.consent_states, customer_id=customer_id).all())
     for channel, kind in REVOKED_WITH.items():
-        held = contacts.get(kind)
-        if held is None:
+        if kind not in held or consent.get(channel) == "revoked":
             continue
-        others: dict[str, ConsentRecord] = {}
-        rows = session.exec(
-            select(ConsentRecord)
-            .join(Contact, col(Contact.customer_id) == col(ConsentRecord.customer_id))
-            .where(
-                Contact.shop == held.shop,
-                Contact.kind == kind,
-                Contact.normalized == held.normalized,
-                ConsentRecord.channel == channel,
-                ConsentRecord.customer_id != customer_id,
-            )
-            .order_by(col(ConsentRecord.id))
-        )
-        for row in rows:
-            others[row.customer_id] = row
-        revoked = [row for row in others.values() if row.state == "revoked"]
-        if revoked and (channel not in consent or consent[channel].state != "revoked"):
-            consent[channel] = revoked[0]
-    return consent
+        others = dict(
+            run(
+                session,
+                prepared.others_consent_at,
+                shop=shop,
+                kind=kind,
+                normalized=held[kind],
+                channel=channel,
+                customer_id=customer_id,
+            ).all()
+        )  # each other holder's latest state
+        if "revoked" in others.values():
+            consent[channel] = "revoked"
+    return set(held), consent
 
 
 def record_consents(session: Session, customer_id: str, changes: list[ConsentChange], now: datetime) -> int:

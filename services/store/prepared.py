@@ -1,8 +1,10 @@
-"""Statements for the webhook hot path, built once per dialect with bind parameters.
+"""Statements for the hot paths - a webhook's writes, a journey step's reads - built once per
+dialect with bind parameters.
 
-Executed on the session's connection against the tables (not the ORM classes), so a webhook pays
-for neither statement construction nor ORM bookkeeping - together they cost more than the
-Temporal call itself (measured in bench/ingest.py, docs/PERFORMANCE.md).
+Executed on the session's connection against the tables (not the ORM classes), so a webhook or a
+journey step pays for neither statement construction nor ORM bookkeeping: on the webhook path
+together they cost more than the Temporal call itself (bench/ingest.py), on the worker's they were
+the largest part of planning a touch (bench/journeys.py; docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -11,11 +13,22 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, Executable, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from services.store.tables import Cart, CartAlias, ConsentRecord, Contact, Customer, WebhookReceipt
+from services.store.tables import (
+    BehaviorSignalRow,
+    Cart,
+    CartAlias,
+    ConsentRecord,
+    Contact,
+    Customer,
+    Message,
+    Order,
+    Outcome,
+    WebhookReceipt,
+)
 
 Builder = Callable[[ModuleType], Executable]  # the dialect module (postgresql or sqlite) -> statement
 _built: dict[tuple[Builder, str], Executable] = {}
@@ -142,3 +155,124 @@ def receipt_actions(_d):
 
 def add_receipt(d):
     return d.insert(WebhookReceipt.__table__).on_conflict_do_nothing()
+
+
+# --- a journey step's reads (services/model_ops/plan_context.py, on every plan and send) ---------
+
+
+def contact_addresses(_d):
+    """kind, normalised value of each of a customer's contacts."""
+    t = Contact.__table__
+    return select(t.c.kind, t.c.normalized).where(t.c.customer_id == bindparam("customer_id"))
+
+
+def others_consent_at(_d):
+    """(customer, state) of the consent records on `channel` of the other customers holding this
+    contact, oldest first."""
+    t, c = ConsentRecord.__table__, Contact.__table__
+    return (
+        select(t.c.customer_id, t.c.state)
+        .join(c, c.c.customer_id == t.c.customer_id)
+        .where(
+            c.c.shop == bindparam("shop"),
+            c.c.kind == bindparam("kind"),
+            c.c.normalized == bindparam("normalized"),
+            t.c.channel == bindparam("channel"),
+            t.c.customer_id != bindparam("customer_id"),
+        )
+        .order_by(t.c.id)
+    )
+
+
+def whereabouts(_d):
+    """(timezone, country, province, phone) of a customer: the record's, and its phone number."""
+    t, c = Customer.__table__, Contact.__table__
+    return (
+        select(t.c.timezone, t.c.country, t.c.province, c.c.normalized)
+        .outerjoin(c, and_(c.c.customer_id == t.c.id, c.c.kind == "phone"))
+        .where(t.c.id == bindparam("customer_id"))
+        .limit(1)
+    )
+
+
+def other_carts(_d):
+    t = Cart.__table__
+    return select(t.c.id, t.c.created_at, t.c.abandoned_at).where(
+        t.c.customer_id == bindparam("customer_id"), t.c.id != bindparam("cart_id")
+    )
+
+
+def customer_orders(_d):
+    t = Order.__table__
+    return select(t.c.placed_at, t.c.value_cents, t.c.cart_id).where(t.c.customer_id == bindparam("customer_id"))
+
+
+def sent_per_channel(_d):
+    """channel, messages sent, of them clicked - over the carts `cart_ids`."""
+    t = Message.__table__
+    return (
+        select(t.c.channel, func.count(), func.count(t.c.clicked_at))
+        .where(t.c.cart_id.in_(bindparam("cart_ids", expanding=True)), t.c.status == "sent")
+        .group_by(t.c.channel)
+    )
+
+
+def recovered_per_channel(_d):
+    t = Outcome.__table__
+    return (
+        select(t.c.attributed_channel, func.count())
+        .where(
+            t.c.cart_id.in_(bindparam("cart_ids", expanding=True)),
+            t.c.status == "recovered",
+            t.c.attributed_channel.is_not(None),
+        )
+        .group_by(t.c.attributed_channel)
+    )
+
+
+def signal_kinds(_d):
+    t = BehaviorSignalRow.__table__
+    return select(t.c.kind).where(t.c.cart_id == bindparam("cart_id"))
+
+
+def channels_sent_before(_d):
+    """The channels of this cart's sent messages before `touch`, in touch order."""
+    t = Message.__table__
+    return (
+        select(t.c.channel)
+        .where(t.c.cart_id == bindparam("cart_id"), t.c.status == "sent", t.c.touch < bindparam("touch"))
+        .order_by(t.c.touch)
+    )
+
+
+def address_sharers(_d):
+    """(customer, kind) of every customer (this one included) holding the same contact of one of
+    the `kinds` as customer `customer_id`."""
+    t = Contact.__table__
+    mine = t.alias("mine")
+    return (
+        select(t.c.customer_id, t.c.kind)
+        .join(mine, and_(mine.c.shop == t.c.shop, mine.c.kind == t.c.kind, mine.c.normalized == t.c.normalized))
+        .where(mine.c.customer_id == bindparam("customer_id"), t.c.kind.in_(bindparam("kinds", expanding=True)))
+    )
+
+
+def sent_to_customers(_d):
+    """(channel, sent_at, cart, customer) of what was sent since `since` for these customers' carts."""
+    m, c = Message.__table__, Cart.__table__
+    return (
+        select(m.c.channel, m.c.sent_at, m.c.cart_id, c.c.customer_id)
+        .join(c, c.c.id == m.c.cart_id)
+        .where(
+            c.c.customer_id.in_(bindparam("customers", expanding=True)),
+            m.c.status == "sent",
+            m.c.sent_at >= bindparam("since"),
+        )
+    )
+
+
+def sent_for_cart(_d):
+    m = Message.__table__
+    return select(m.c.channel, m.c.sent_at, m.c.cart_id).where(
+        m.c.cart_id == bindparam("cart_id"), m.c.status == "sent", m.c.sent_at >= bindparam("since")
+    )
