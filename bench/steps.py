@@ -12,7 +12,7 @@ the planner reads a real history), then times, each round on every cart, with `t
             same step (the folded step), delivering to a sink that accepts without a network call -
             the provider call's cost is apprise's and the provider's, not the worker's.
 
-Prints microseconds of CPU per call (median of rounds) and each step against the baseline. Not a
+After a warm-up on a few carts, prints microseconds of CPU per call (median of rounds) and each step against the baseline. Not a
 Temporal benchmark: bench/journeys.py measures the whole service; this one says where a step's
 CPU goes, with far less noise than p99 lateness at the edge of the machine.
 """
@@ -140,6 +140,7 @@ def main() -> None:
         sending = SendingActivities(engine, cfg, delivery=AcceptingSink(), planning=planning)
 
         figures: dict[str, list[float]] = {"baseline": [], "plan": [], "send": []}
+        one_round(engine, planning, sending, keys[:20], -1)  # warm-up: imports, templates seeded, caches
         for r in range(args.rounds):
             for name, value in one_round(engine, planning, sending, keys, r).items():
                 figures[name].append(value)
