@@ -2,7 +2,7 @@
 
     python bench/steps.py [--carts 400] [--rounds 3]
 
-On a fresh SQLite file (the service's engine and pragmas) it stores `--carts` carts through the
+On a fresh SQLite file (the service's engine and pragmas) it stores `--carts` carts a round through the
 webhook intake (a customer with e-mail, phone and consent, two earlier carts and an order each, so
 the planner reads a real history), then times, each round on every cart, with `time.process_time`:
 
@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -47,6 +48,7 @@ from workflows.types import PlanRequest, SendRequest  # noqa: E402
 SHOP = "steps-shop"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 HOUR = 3600.0
+WARM_UP = 20  # carts
 
 
 class AcceptingSink:
@@ -104,9 +106,9 @@ def cpu_per_call(calls) -> float:
     return (time.process_time() - started) / len(calls) * 1e6
 
 
-def one_round(engine, planning, sending, keys: list[str], r: int) -> dict[str, float]:
-    """CPU per call of each step on every cart, round `r` (its own planning time and send keys)."""
-    now = NOW.timestamp() + r * 60
+def one_round(engine, planning, sending, keys: list[str], statuses: Counter[str]) -> dict[str, float]:
+    """CPU per call of each step on each of these carts; counts the sends' statuses."""
+    now = NOW.timestamp()
     plans: dict[str, int] = {}
 
     def baseline(key: str) -> None:
@@ -118,8 +120,9 @@ def one_round(engine, planning, sending, keys: list[str], r: int) -> dict[str, f
         plans[key] = planning.plan(plan_request(key, 1, now)).decision_id
 
     def send(key: str) -> None:
-        request = SendRequest(key, plans[key], 1, f"steps/{r}/{key}/1", now, then_plan=plan_request(key, 2, now))
-        ActivityEnvironment().run(sending.send_touch, request)
+        request = SendRequest(key, plans[key], 1, f"steps/{key}/1", now, then_plan=plan_request(key, 2, now))
+        result = ActivityEnvironment().run(sending.send_touch, request)
+        statuses[result.status if result.next_plan is None else f"{result.status}, next planned"] += 1
 
     return {
         name: cpu_per_call([lambda k=k, step=step: step(k) for k in keys])
@@ -135,20 +138,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = settings(Path(tmp))
         engine = make_engine(cfg.database_url)
-        keys = seed(engine, cfg, args.carts)
+        keys = seed(engine, cfg, args.carts * args.rounds + WARM_UP)  # each round its own shoppers: no caps hit
         planning = PlanningActivities(engine, cfg)
         sending = SendingActivities(engine, cfg, delivery=AcceptingSink(), planning=planning)
 
         figures: dict[str, list[float]] = {"baseline": [], "plan": [], "send": []}
-        one_round(engine, planning, sending, keys[:20], -1)  # warm-up: imports, templates seeded, caches
+        statuses: Counter[str] = Counter()
+        one_round(engine, planning, sending, keys[:WARM_UP], statuses)  # imports, templates seeded, caches
+        statuses.clear()
         for r in range(args.rounds):
-            for name, value in one_round(engine, planning, sending, keys, r).items():
+            mine = keys[WARM_UP + r * args.carts : WARM_UP + (r + 1) * args.carts]
+            for name, value in one_round(engine, planning, sending, mine, statuses).items():
                 figures[name].append(value)
         base = statistics.median(figures["baseline"])
-        print(f"{args.carts} carts, {args.rounds} rounds; CPU per call (median of rounds):")
+        print(f"{args.carts} carts a round, {args.rounds} rounds; CPU per call (median of rounds):")
         for name, values in figures.items():
             value = statistics.median(values)
             print(f"  {name:<9} {value:8.0f} us   {value / base:5.1f}x baseline")
+        print("  sends: " + ", ".join(f"{n} {status}" for status, n in statuses.most_common()))
 
 
 if __name__ == "__main__":
