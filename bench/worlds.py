@@ -67,10 +67,15 @@ def learn(world: int, args) -> tuple[ModelSet, ModelSet, str]:
         epsilon=args.explore,
         min_incentive_lift=0.02,
         reward="recoveries",
+        reward_model=args.reward_model,
     )
     promoted = {c.kind: c for c in candidates if c.model is not None and c.promote}
     policy = next((c for c in candidates if c.kind == "policy" and c.model is not None), None)
-    note = ", ".join(f"{c.kind} {'promoted' if c.promote else 'rejected'}" for c in candidates)
+    note = ", ".join(
+        f"{c.kind}{' (' + str(c.metrics.get('reward_model')) + ')' if c.kind == 'policy' else ''} "
+        f"{'promoted' if c.promote else 'rejected'}"
+        for c in candidates
+    )
 
     def models(kinds: dict) -> ModelSet:
         return ModelSet(**{kind: LoadedModel(n, 1, c.model, {}) for n, (kind, c) in enumerate(kinds.items(), 1)})
@@ -150,4 +155,5 @@ if __name__ == "__main__":
     parser.add_argument("--learn-carts", type=int, default=5000)
     parser.add_argument("--carts", type=int, default=4000, help="fresh carts per arm")
     parser.add_argument("--explore", type=float, default=0.1, help="exploration while learning")
+    parser.add_argument("--reward-model", default="factor", choices=("factor", "trees"), help="the policy's")
     main(parser.parse_args())

@@ -116,8 +116,9 @@ class LearnedPolicy:
 
     # --- shared by plan() and action_probs() ---------------------------------------------------
 
-    def check_params(self) -> None:
-        if self.models is None or self.models.policy is None:
+    def check_params(self, fitted: bool = True) -> None:
+        """The parameters are valid (and, with ``fitted``, a policy model is there to decide)."""
+        if fitted and (self.models is None or self.models.policy is None):
             raise ValueError("LearnedPolicy needs an Active policy model (models.policy)")
         check_epsilon(self.epsilon)
         if self.reward not in REWARDS:

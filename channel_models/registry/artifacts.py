@@ -34,6 +34,7 @@ import skops.io as sio
 # service's own estimators start holding it (the dump-time check names it).
 TRUSTED_TYPES = frozenset(
     {
+        "channel_models.learning.factor_model.FactorModel",
         "channel_models.learning.propensity_model.PropensityModel",
         "channel_models.learning.reason_model.ReasonClassifier",
         "channel_models.learning.reward_model.RewardModel",

@@ -227,6 +227,7 @@ def train_models(
     min_incentive_lift: float,
     reward: str,
     promotion_confidence: float = 0.9,
+    reward_model: str = "factor",
     facts_by_kind: Mapping[str, DataFacts] | None = None,
     progress: Progress | None = None,
 ) -> list[Candidate]:
@@ -254,6 +255,7 @@ def train_models(
                 min_incentive_lift=min_incentive_lift,
                 reward=reward,
                 confidence=promotion_confidence,
+                reward_model=reward_model,
                 propensity_model=_propensity_beside(candidates, active),
             ),
         ),

@@ -220,9 +220,20 @@ def test_policy_training_gets_the_time_split_and_is_gated(frames, monkeypatch):
     seen = {}
 
     def fake_train_policy(
-        train_part, evaluate, *, seed, active, epsilon, min_incentive_lift, reward, confidence, propensity_model
+        train_part,
+        evaluate,
+        *,
+        seed,
+        active,
+        epsilon,
+        min_incentive_lift,
+        reward,
+        confidence,
+        reward_model,
+        propensity_model,
     ):
         seen.update(
+            reward_model=reward_model,
             train=train_part,
             evaluate=evaluate,
             seed=seed,
@@ -246,6 +257,7 @@ def test_policy_training_gets_the_time_split_and_is_gated(frames, monkeypatch):
     assert len(seen["train"]) + len(seen["evaluate"]) == len(decisions)
     passed = (seen["seed"], seen["active"], seen["epsilon"], seen["lift"], seen["reward"], seen["confidence"])
     assert passed == (5, active["policy"], 0.1, 0.02, "recoveries", 0.9)
+    assert seen["reward_model"] == "factor"
     assert policy.promote
     assert policy.why == "DR +"
     assert policy.rows_eval == len(seen["evaluate"])

@@ -1,0 +1,222 @@
+"""A reward model a person can read: regularised logistic regression over the action's factors and
+chosen interactions with the context - P(cart recovered after this decision | context, action).
+
+The 60 actions are not 60 unrelated arms: an action is a channel, a delay and an incentive, and
+what makes one work for a cart is a small number of interactions the product is built on. The
+design of a (context, action) pair:
+
+* the context's features (channel_models.learning.features), so the model knows how likely the
+  cart is to come back anyway;
+* the action's factors: channel, delay bucket and incentive one-hot, the log of the delay, and
+  channel x incentive (a code in a text message need not work as one in an e-mail or an ad);
+* interactions (INTERACTIONS): channel x device, the channel's own past engagement and whether it
+  carried the previous touch, the local hour, the touch number, returning and cart value;
+  incentive x the behaviour signals, checkout stage, returning and earlier abandonments (the
+  evidence of why the cart was left, and of a shopper who abandons to fish for a coupon); delay bucket x the signals, stage, returning, the touch, the hours already gone and
+  a mobile device (how fast interest fades depends on why the cart was left). A signal crosses an
+  action as seen or not, not by its count.
+
+Every logged touch trains it, not only the explored ones: a coefficient is shared by every action
+that has its factor, so an SMS decision teaches the SMS x mobile term whatever its delay or
+incentive. Columns are standardised with the training rows' mean and spread, and the L2 strength
+is chosen from ``C_GRID`` on the time-ordered last tenth of the rows (as RewardModel does for its
+trees), then refitted on all of them. ``terms()`` lists the fitted coefficients by name.
+
+Past ``max_rows`` the model fits on a seeded uniform sample (its design is dense: 241 float32
+columns, about 1 KB a row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression
+
+from channel_models.actions import ACTIONS, DELAY_HOURS, DELAY_LABELS
+from channel_models.learning.features import DEVICES, FEATURE_NAMES, SIGNALS, STAGES
+from channel_models.learning.threads import limited_threads
+from channel_models.vocabulary import CHANNELS, INCENTIVES
+
+ACTION_FACTORS = (
+    *(f"channel_{c}" for c in CHANNELS),
+    *(f"delay_{d}" for d in DELAY_LABELS),
+    *(f"incentive_{i}" for i in INCENTIVES),
+    "log_delay_hours",
+    *(f"channel_{c}*incentive_{i}" for c in CHANNELS for i in INCENTIVES),
+)
+_FACTOR_VALUES = np.array(
+    [
+        [
+            *(float(a.channel == c) for c in CHANNELS),
+            *(float(a.delay_hours == d) for d in DELAY_HOURS),
+            *(float(a.incentive == i) for i in INCENTIVES),
+            np.log(a.delay_hours),
+            *(float(a.channel == c and a.incentive == i) for c in CHANNELS for i in INCENTIVES),
+        ]
+        for a in ACTIONS
+    ],
+    dtype=np.float32,
+)
+_SIGNALS = tuple(f"signal_{k}" for k in SIGNALS)
+_STAGES = tuple(f"stage_{s}" for s in STAGES)
+INTERACTIONS: tuple[tuple[str, str], ...] = (
+    *((f"channel_{c}", f"device_{d}") for c in CHANNELS for d in (*DEVICES, "other")),
+    *((f"channel_{c}", f"{c}_{e}") for c in CHANNELS for e in ("sent", "clicked", "recovered")),
+    *((f"channel_{c}", f"last_channel_{c}") for c in CHANNELS),
+    *((f"channel_{c}", x) for c in CHANNELS for x in ("hour_sin", "hour_cos", "touch", "returning", "log_value")),
+    *(
+        (f"incentive_{i}", x)
+        for i in INCENTIVES
+        for x in (*_SIGNALS, *_STAGES, "returning", "previous_abandonments")
+    ),
+    *(
+        (f"delay_{d}", x)
+        for d in DELAY_LABELS
+        for x in (*_SIGNALS, *_STAGES, "returning", "touch", "hours_since_abandonment", "device_mobile")
+    ),
+)
+_FACTOR = {name: i for i, name in enumerate(ACTION_FACTORS)}
+_CONTEXT = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_I_FACTOR = np.array([_FACTOR[a] for a, _ in INTERACTIONS])
+_I_CONTEXT = np.array([_CONTEXT[c] for _, c in INTERACTIONS])
+# a behaviour signal crosses an action as "seen at all": one price sort says as much about the
+# reason as five, and a count would make its effect grow with every repeat
+_I_SEEN = np.array([c in _SIGNALS for _, c in INTERACTIONS])
+DESIGN_NAMES = (*FEATURE_NAMES, *ACTION_FACTORS, *(f"{a}*{c}" for a, c in INTERACTIONS))
+C_GRID = (0.01, 0.1, 1.0)  # inverse L2 strength on the standardised design, tried in order
+# The prior on a main effect (the context's own features, an action factor alone) is this many
+# times wider than on an interaction: main effects are few and each is seen on every row, and a
+# shared prior would shrink a real interaction into its main effect (an incentive that helps the
+# price-sensitive would look like one that helps everyone a little).
+MAIN_PRIOR_SCALE = 3.0
+N_MAIN = len(FEATURE_NAMES) + len(ACTION_FACTORS)
+MIN_ROWS_TO_TUNE = 1_000  # fewer rows: the middle of C_GRID without a validation split
+CHUNK = 1 << 16  # pairs per design block when scoring many
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def design(X: np.ndarray, rows: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """The unstandardised design of context ``X[rows[i]]`` taking ``actions[i]`` (float32)."""
+    context = X[rows]
+    factors = _FACTOR_VALUES[actions]
+    out = np.empty((len(rows), len(DESIGN_NAMES)), dtype=np.float32)
+    n, k = context.shape[1], factors.shape[1]
+    out[:, :n] = context
+    out[:, n : n + k] = factors
+    crossed = context[:, _I_CONTEXT]
+    crossed[:, _I_SEEN] = crossed[:, _I_SEEN] > 0
+    out[:, n + k :] = factors[:, _I_FACTOR] * crossed
+    return out
+
+
+class FactorModel(BaseEstimator):
+    """Estimator contract: ``__init__`` stores parameters, ``fit`` validates and sets ``*_``."""
+
+    def __init__(self, seed: int = 0, C: float | None = None, max_rows: int | None = 200_000, max_iter: int = 300):
+        self.seed = seed
+        self.C = C  # None: chosen from C_GRID on the time-ordered last tenth
+        self.max_rows = max_rows
+        self.max_iter = max_iter
+
+    def fit(self, X_context, actions, rewards) -> FactorModel:
+        X = np.asarray(X_context, dtype=np.float32)
+        actions = np.asarray(actions, dtype=np.intp)
+        y = np.asarray(rewards, dtype=np.float64)
+        if X.ndim != 2 or len(X) == 0 or X.shape[1] != len(FEATURE_NAMES):
+            raise ValueError(f"X_context must be (n, {len(FEATURE_NAMES)}), got shape {X.shape}")
+        if actions.shape != (len(X),) or y.shape != (len(X),):
+            raise ValueError("need one action and one reward per row")
+        if not np.isfinite(X).all():
+            raise ValueError("X_context has NaN or infinite values")
+        if actions.min() < 0 or actions.max() >= len(ACTIONS):
+            raise ValueError(f"actions must be indices into ACTIONS (0..{len(ACTIONS) - 1})")
+        if not np.isin(y, (0.0, 1.0)).all():
+            raise ValueError("rewards must be 0 or 1 (recovered within the attribution window)")
+        rows = np.arange(len(X))
+        if self.max_rows is not None and len(rows) > self.max_rows:
+            rows = np.sort(np.random.default_rng(self.seed).choice(rows, self.max_rows, replace=False))
+        self.rows_seen_, self.rows_fitted_ = len(X), len(rows)
+        self.base_rate_ = float(y.mean())
+        D = design(X, rows, actions[rows])
+        self.mean_ = D.mean(axis=0, dtype=np.float64)
+        spread = D.std(axis=0, dtype=np.float64)
+        self.prior_scale_ = np.ones(D.shape[1])
+        self.prior_scale_[:N_MAIN] = MAIN_PRIOR_SCALE
+        # a column scaled up by k needs a k times smaller coefficient: its prior is k times wider
+        self.scale_ = np.where(spread > 1e-9, spread, 1.0) / self.prior_scale_
+        Z = ((D - self.mean_) / self.scale_).astype(np.float32)
+        target = y[rows]
+        self.C_ = self._choose_C(Z, target) if self.C is None else float(self.C)
+        self.coef_, self.intercept_, self.n_iter_ = self._fit(Z, target, self.C_)
+        return self
+
+    def _fit(self, Z: np.ndarray, y: np.ndarray, C: float) -> tuple[np.ndarray, float, int]:
+        if len(np.unique(y)) < 2:  # one outcome only: the base rate, nothing else to learn
+            rate = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+            return np.zeros(Z.shape[1]), float(np.log(rate / (1 - rate))), 0
+        # C is the Gaussian prior's variance per standardised coefficient: a fixed prior, which
+        # the data outweighs as it grows (the posterior mode of a Bayesian logistic regression)
+        model = LogisticRegression(C=C, max_iter=self.max_iter, solver="lbfgs")
+        with limited_threads(1):
+            model.fit(Z, y)
+        return model.coef_[0].astype(np.float64), float(model.intercept_[0]), int(model.n_iter_[0])
+
+    def _choose_C(self, Z: np.ndarray, y: np.ndarray) -> float:
+        if len(y) < MIN_ROWS_TO_TUNE:
+            return C_GRID[len(C_GRID) // 2]
+        cut = len(y) - len(y) // 10
+        losses = []
+        for C in C_GRID:
+            coef, intercept, _ = self._fit(Z[:cut], y[:cut], C)
+            losses.append(_log_loss(y[cut:], _sigmoid(Z[cut:] @ coef + intercept)))
+        return C_GRID[int(np.argmin(losses))]
+
+    # --- prediction ------------------------------------------------------------------------
+
+    def _checked(self, X_context) -> np.ndarray:
+        if not hasattr(self, "coef_"):
+            raise ValueError("FactorModel is not fitted yet: call fit first")
+        X = np.asarray(X_context, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != len(FEATURE_NAMES):
+            raise ValueError(f"expected {len(FEATURE_NAMES)} context features per row, got shape {X.shape}")
+        return X
+
+    def _logits(self, D: np.ndarray) -> np.ndarray:
+        w = self.coef_ / self.scale_  # standardisation folded into the weights
+        return D.astype(np.float64) @ w + (self.intercept_ - float(self.mean_ @ w))
+
+    def predict(self, X_context, actions) -> np.ndarray:
+        X = self._checked(X_context)
+        return self.predict_pairs(X, np.arange(len(X)), actions)
+
+    def predict_pairs(self, X_context, rows, actions) -> np.ndarray:
+        """P(reward) of context ``X_context[rows[i]]`` taking ``actions[i]``, for every i."""
+        X = self._checked(X_context)
+        rows, actions = np.asarray(rows, dtype=np.intp), np.asarray(actions, dtype=np.intp)
+        if actions.shape != rows.shape or rows.ndim != 1:
+            raise ValueError(f"need one action per row, got {actions.shape} for {rows.shape} rows")
+        out = np.empty(len(rows), dtype=np.float64)
+        for start in range(0, len(rows), CHUNK):
+            part = slice(start, start + CHUNK)
+            out[part] = _sigmoid(self._logits(design(X, rows[part], actions[part])))
+        return out
+
+    def score_actions(self, x_row, action_indices) -> np.ndarray:
+        """P(reward) of every action in ``action_indices`` for one context (the online path)."""
+        X = self._checked(np.reshape(x_row, (1, -1)))
+        actions = np.asarray(action_indices, dtype=np.intp)
+        return _sigmoid(self._logits(design(X, np.zeros(len(actions), dtype=np.intp), actions)))
+
+    def terms(self, top: int | None = None) -> list[tuple[str, float]]:
+        """(design column, change in log-odds per standard deviation of it), largest first."""
+        effect = self.coef_ * self.prior_scale_
+        order = np.argsort(-np.abs(effect))[:top]
+        return [(DESIGN_NAMES[i], float(effect[i])) for i in order]
