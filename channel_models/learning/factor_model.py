@@ -64,11 +64,7 @@ INTERACTIONS: tuple[tuple[str, str], ...] = (
     *((f"channel_{c}", f"{c}_{e}") for c in CHANNELS for e in ("sent", "clicked", "recovered")),
     *((f"channel_{c}", f"last_channel_{c}") for c in CHANNELS),
     *((f"channel_{c}", x) for c in CHANNELS for x in ("hour_sin", "hour_cos", "touch", "returning", "log_value")),
-    *(
-        (f"incentive_{i}", x)
-        for i in INCENTIVES
-        for x in (*_SIGNALS, *_STAGES, "returning", "previous_abandonments")
-    ),
+    *((f"incentive_{i}", x) for i in INCENTIVES for x in (*_SIGNALS, *_STAGES, "returning", "previous_abandonments")),
     *(
         (f"delay_{d}", x)
         for d in DELAY_LABELS
