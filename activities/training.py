@@ -9,6 +9,12 @@ the data is one, each training step train_models reports is one, storing the can
 Every candidate is stored: promoted ones as the kind's active version (with the artifact, signed
 with this service's key), the others as rejected with their metrics and why (no artifact: it would
 never be loaded). A kind without a candidate is "skipped", with the reason training gave.
+
+Champion / challenger (CR_CHALLENGER_SHARE > 0): a policy candidate the off-policy gate did not
+promote goes on trial as the "challenger" (with its artifact) when none is on trial, and decides
+that share of carts. Each retraining first judges a running challenger on the carts decided since
+it began whose attribution window has closed (channel_models.learning.challenger): promoted to
+active, stopped (rejected), or left on trial with its figures so far.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -26,19 +32,21 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.service import RPCError
 
+from channel_models.learning.challenger import Verdict, challenge
 from channel_models.learning.training import Candidate, train_models
 from channel_models.registry.artifacts import dump_artifact, library_versions
 from channel_models.registry.model_set import ModelSet
 from channel_models.registry.model_status import Thresholds
 from channel_models.vocabulary import MODEL_KINDS
-from services.core.clock import service_now
+from services.core.clock import service_now, utc
 from services.core.settings import Settings
 from services.model_ops.model_cache import ModelCache, load_active
 from services.model_ops.retraining import RUNNING
 from services.store.frames.data_facts import data_facts
 from services.store.frames.training_data import load_frames
-from services.store.model_versions import record_failure, record_version
+from services.store.model_versions import conclude_challenger, record_failure, record_version, running_challenger
 from services.store.service_clock import stored_clock
+from services.store.tables import ModelVersion, saved_id
 from workflows import contracts
 from workflows.retraining import RetrainWorkflow
 from workflows.types import ModelOutcome, RetrainProgress, RetrainRequest, TrainingFailure, TrainingReport
@@ -105,7 +113,18 @@ class TrainingActivities(contracts.TrainingActivities):
             now = service_now(stored_clock(session))
             active = ModelSet(**load_active(session, key))
             facts = {kind: data_facts(session, kind, now) for kind in MODEL_KINDS}
+            on_trial = running_challenger(session)
         frames = load_frames(self._engine, until=now)
+        verdict = None
+        if on_trial is not None:
+            verdict = challenge(
+                frames.decisions,
+                frames.carts,
+                f"bandit-v{on_trial.version}",
+                utc(on_trial.created_at),
+                now - timedelta(hours=settings.attribution_window_hours),
+                settings.challenger_alpha,
+            )
         skipped: dict[str, str] = {}
 
         def training_step(step: str, done: int, steps: int) -> None:
@@ -132,23 +151,42 @@ class TrainingActivities(contracts.TrainingActivities):
             progress=training_step,
         )
         progress("storing", total - 1, total)
-        outcomes = self._store(candidates, skipped, key, now)
+        outcomes = self._store(candidates, skipped, key, now, on_trial, verdict)
         progress("stored", total, total)
         log.info("retraining (%s) done: %s", req.trigger, ", ".join(f"{o.kind} {o.outcome}" for o in outcomes))
         return TrainingReport(outcomes=outcomes, rows=len(frames.decisions))
 
     def _store(
-        self, candidates: list[Candidate], skipped: dict[str, str], key: bytes, now: datetime
+        self,
+        candidates: list[Candidate],
+        skipped: dict[str, str],
+        key: bytes,
+        now: datetime,
+        on_trial: ModelVersion | None = None,
+        verdict: Verdict | None = None,
     ) -> list[ModelOutcome]:
         outcomes = {}
         versions = library_versions()
         with Session(self._engine) as session:
+            trial_open = False
+            if on_trial is not None and verdict is not None:
+                row = session.get_one(ModelVersion, saved_id(on_trial))
+                conclude_challenger(session, row, verdict.decision, verdict.as_dict(), now)
+                trial_open = verdict.decision == "continue"
             for c in candidates:
-                artifact, mac = dump_artifact(c.model, key) if c.promote else (None, None)
+                status = "active" if c.promote else "rejected"
+                if (
+                    status == "rejected"
+                    and c.kind == "policy"
+                    and not trial_open
+                    and self._settings.challenger_share > 0
+                ):
+                    status, trial_open = "challenger", True
+                artifact, mac = dump_artifact(c.model, key) if status != "rejected" else (None, None)
                 row = record_version(
                     session,
                     kind=c.kind,
-                    status="active" if c.promote else "rejected",
+                    status=status,
                     metrics=_json_safe(c.metrics),
                     params=_params(c.model),
                     library_versions=versions,
@@ -163,9 +201,8 @@ class TrainingActivities(contracts.TrainingActivities):
                     note=c.why,
                     now=now,
                 )
-                outcomes[c.kind] = ModelOutcome(
-                    c.kind, "promoted" if c.promote else "rejected", row.version, c.why[:WHY_LIMIT]
-                )
+                said = {"active": "promoted", "challenger": "on trial"}.get(status, status)
+                outcomes[c.kind] = ModelOutcome(c.kind, said, row.version, c.why[:WHY_LIMIT])
             session.commit()
         for kind in MODEL_KINDS:
             if kind not in outcomes:

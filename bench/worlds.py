@@ -31,57 +31,106 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import replace
 from datetime import timedelta
+from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.models import OPEN  # noqa: E402
+from channel_models.learning.challenger import challenge  # noqa: E402
 from channel_models.learning.training import train_models  # noqa: E402
 from channel_models.policy import Planner  # noqa: E402
 from channel_models.registry.model_set import LoadedModel, ModelSet  # noqa: E402
-from channel_models.simulator import SyntheticShop, draw_truth, oracle_policy, run_journeys  # noqa: E402
+from channel_models.simulator import (  # noqa: E402
+    DEFAULT_START,
+    SyntheticShop,
+    draw_truth,
+    oracle_policy,
+    run_journeys,
+)
+from channel_models.simulator.journeys import JourneyRunner, JourneySettings  # noqa: E402
 from channel_models.simulator.result import Z95, SimulationResult  # noqa: E402
+from channel_models.vocabulary import CHANNELS, INCENTIVES  # noqa: E402
 
 ARMS = ("service", "candidate", "rules", "fixed", "oracle", "organic")
 FRESH_SEED = 10_000
+WINDOW = timedelta(hours=120)
 
 
 def learn(world: int, args) -> tuple[ModelSet, ModelSet, str]:
-    """(promoted models, promoted models with the policy candidate whether promoted or not, a note)."""
+    """(the models the service runs after learning, those with the last policy candidate whether
+    promoted or not, a note) - `--learn-carts` carts in batches of `--batch`, retrained after each
+    batch on the carts whose attribution window has closed, with the champion / challenger split."""
     truth = draw_truth(world)
-    log = run_journeys(
-        SyntheticShop(seed=world, truth=truth),
-        Planner("auto", exploration=args.explore, seed=world),
-        args.learn_carts,
+    shop = SyntheticShop(seed=world, truth=truth)
+    settings = JourneySettings(
+        max_touches=3,
+        window=WINDOW,
+        holdout_percent=10.0,
+        configured=CHANNELS,
+        incentives_available=INCENTIVES,
+        feature_window_days=90.0,
+        email_requires_consent=False,
+        fallback_timezone="UTC",
         seed=world,
     )
-    now = log.decisions["decided_at"].max().to_pydatetime() + timedelta(days=6)
-    candidates = train_models(
-        log.decisions,
-        log.carts,
-        log.labels,
-        now=now,
-        seed=world,
-        thresholds=OPEN,
-        epsilon=args.explore,
-        min_incentive_lift=0.02,
-        reward="recoveries",
-        reward_model=args.reward_model,
-    )
-    promoted = {c.kind: c for c in candidates if c.model is not None and c.promote}
-    policy = next((c for c in candidates if c.kind == "policy" and c.model is not None), None)
-    note = ", ".join(
-        f"{c.kind}{' (' + str(c.metrics.get('reward_model')) + ')' if c.kind == 'policy' else ''} "
-        f"{'promoted' if c.promote else 'rejected'}"
-        for c in candidates
-    )
-
-    def models(kinds: dict) -> ModelSet:
-        return ModelSet(**{kind: LoadedModel(n, 1, c.model, {}) for n, (kind, c) in enumerate(kinds.items(), 1)})
-
-    with_candidate = dict(promoted) | ({"policy": policy} if policy is not None else {})
-    return models(promoted), models(with_candidate), note
+    stream = shop.stream(start=DEFAULT_START, gap_hours=0.05, min_return_gap_hours=WINDOW.total_seconds() / 3600)
+    runner = JourneyRunner(shop, Planner("auto", exploration=args.explore, seed=world), settings)
+    models, candidate, notes = ModelSet(), None, []
+    since = None  # when the running challenger started deciding
+    for batch in range(1, args.learn_carts // args.batch + 1):
+        runner.planner = Planner(
+            "auto", models, exploration=args.explore, seed=world, challenger_share=args.challenger_share
+        )
+        runner.run(islice(stream, args.batch))
+        log = runner.result
+        log.refresh()
+        carts = log.carts
+        now = carts["abandoned_at"].max().to_pydatetime()  # the retraining runs as the batch ends
+        closed = set(carts.loc[carts["abandoned_at"] <= now - WINDOW, "cart_id"])
+        if models.challenger is not None:
+            challenger = f"bandit-v{models.challenger.version}"
+            verdict = challenge(log.decisions, carts, challenger, since, now - WINDOW)
+            if verdict.decision != "continue":
+                notes.append(f"challenger v{models.challenger.version} {verdict.decision}d after batch {batch}")
+                active = replace(models.challenger, meta={"status": "active"})
+                kept = replace(models, policy=active) if verdict.decision == "promote" else models
+                models = replace(kept, challenger=None)
+        decisions = log.decisions[log.decisions["cart_id"].isin(closed)]
+        if decisions.empty:
+            continue
+        trained = train_models(
+            decisions,
+            carts[carts["cart_id"].isin(closed)],
+            log.labels[log.labels["cart_id"].isin(closed)],
+            now=now,
+            seed=world,
+            thresholds=OPEN,
+            active=models,
+            epsilon=args.explore,
+            min_incentive_lift=0.02,
+            reward="recoveries",
+            reward_model=args.reward_model,
+        )
+        for c in trained:
+            if c.model is None:
+                continue
+            loaded = LoadedModel(batch, batch, c.model, {"status": "active"})
+            if c.kind == "policy":
+                candidate = loaded
+                if c.promote:
+                    models, since = replace(models, policy=loaded, challenger=None), None
+                    notes.append(f"policy promoted off-policy after batch {batch}")
+                elif models.challenger is None and args.challenger_share > 0:
+                    models, since = replace(models, challenger=replace(loaded, meta={"status": "challenger"})), now
+            elif c.promote:
+                models = replace(models, **{c.kind: loaded})
+    with_candidate = replace(models, policy=candidate or models.policy, challenger=None)
+    kinds = [k for k in ("propensity", "reason", "policy") if getattr(models, k) is not None]
+    note = f"active: {', '.join(kinds) or 'none'}; " + ("; ".join(notes) or "no policy promoted")
+    return replace(models, challenger=None), with_candidate, note
 
 
 def evaluate(world: int, arm: str, service: ModelSet, candidate: ModelSet, args) -> SimulationResult:
@@ -155,5 +204,7 @@ if __name__ == "__main__":
     parser.add_argument("--learn-carts", type=int, default=5000)
     parser.add_argument("--carts", type=int, default=4000, help="fresh carts per arm")
     parser.add_argument("--explore", type=float, default=0.1, help="exploration while learning")
+    parser.add_argument("--batch", type=int, default=1000, help="learning carts between retrainings")
+    parser.add_argument("--challenger-share", type=float, default=0.2, help="0: no champion / challenger")
     parser.add_argument("--reward-model", default="factor", choices=("factor", "trees"), help="the policy's")
     main(parser.parse_args())

@@ -11,6 +11,11 @@ Modes (``CR_POLICY``):
   decision also records the action the rule prior would have taken (``rule_action``): retraining
   values both on the same log, and a policy that fell below the rules goes to Alert.
 
+With a policy model on trial (``ModelSet.challenger``), mode ``auto`` lets it decide
+``challenger_share`` of carts (all touches of a cart alike, by a keyed hash of the cart's
+abandonment time) while the incumbent - the Active policy or the exploring rule prior - decides the
+rest; channel_models.learning.challenger judges the two on those carts' outcomes.
+
 A ModelSet holds Active models only (None = not Active: Learning, Alert or never trained), so a
 model in Learning never decides. As a second guard, a model whose metadata carries a status other
 than "active" is dropped here too.
@@ -24,6 +29,7 @@ from typing import Any, Protocol
 
 from channel_models.compliance.action_mask import ActionMask
 from channel_models.context import PlanContext, TouchDecision
+from channel_models.learning.challenger import in_challenger_arm
 from channel_models.learning.features import encode_row, snapshot
 from channel_models.learning.learned_policy import LearnedPolicy, assess
 from channel_models.registry.model_set import ModelSet
@@ -98,6 +104,7 @@ class Planner:
         min_incentive_lift: float = 0.02,
         reward: str = "recoveries",
         seed: int = 0,
+        challenger_share: float = 0.2,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -108,7 +115,9 @@ class Planner:
         self.min_incentive_lift = min_incentive_lift
         self.reward = reward
         self.seed = seed
+        self.challenger_share = challenger_share
         self.policy = self._policy()
+        self.challenger = self._challenger()
         # a learned policy is shadowed by the rule prior it is judged against: computed, logged, never sent
         self.shadowed = isinstance(self.policy, LearnedPolicy)
 
@@ -122,6 +131,7 @@ class Planner:
             min_incentive_lift=settings.min_incentive_lift,
             reward=settings.reward,
             seed=settings.train_seed,
+            challenger_share=settings.challenger_share,
         )
 
     def _policy(self):
@@ -139,7 +149,29 @@ class Planner:
             )
         return ExploringPolicy(InformedRulePolicy(self.models), epsilon=self.exploration, seed=self.seed)
 
+    def _challenger(self) -> LearnedPolicy | None:
+        """The policy model on trial, deciding ``challenger_share`` of carts (mode auto only)."""
+        if self.mode != "auto" or self.models.challenger is None or self.challenger_share <= 0:
+            return None
+        models = replace(self.models, policy=self.models.challenger, challenger=None)
+        return LearnedPolicy(
+            models,
+            epsilon=self.exploration,
+            min_incentive_lift=self.min_incentive_lift,
+            reward=self.reward,
+            seed=self.seed,
+        )
+
+    def challenger_for(self, ctx: PlanContext) -> LearnedPolicy | None:
+        """The challenger when it decides this cart: every touch of a cart goes the same way."""
+        if self.challenger is None:
+            return None
+        key = f"{self.seed}|{round(ctx.abandoned_at.timestamp() * 1_000_000)}"
+        return self.challenger if in_challenger_arm(key, self.challenger_share) else None
+
     def plan(self, ctx: PlanContext) -> TouchDecision:
+        if (challenger := self.challenger_for(ctx)) is not None:
+            return challenger.plan(ctx)
         decision = self.policy.plan(ctx)
         if not self.shadowed or decision.stop:
             return decision

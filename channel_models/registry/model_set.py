@@ -19,20 +19,23 @@ class LoadedModel:
 
 @dataclass(frozen=True)
 class ModelSet:
-    """The Active model of each kind, or None."""
+    """The Active model of each kind, or None; and the policy model on trial beside the active
+    policy (or the rule prior), deciding a share of carts (channel_models.learning.challenger)."""
 
     reason: LoadedModel | None = None
     propensity: LoadedModel | None = None
     policy: LoadedModel | None = None
+    challenger: LoadedModel | None = None
 
     def active_only(self) -> ModelSet:
-        def keep(loaded: LoadedModel | None) -> LoadedModel | None:
+        def keep(loaded: LoadedModel | None, wanted: str = "active") -> LoadedModel | None:
             if loaded is None:
                 return None
-            status = str(loaded.meta.get("status", "active")).lower()
-            return loaded if status == "active" else None
+            status = str(loaded.meta.get("status", wanted)).lower()
+            return loaded if status == wanted else None
 
-        return ModelSet(**{kind: keep(getattr(self, kind)) for kind in MODEL_KINDS})
+        kept = {kind: keep(getattr(self, kind)) for kind in MODEL_KINDS}
+        return ModelSet(**kept, challenger=keep(self.challenger, "challenger"))
 
     def versions(self) -> dict[str, int]:
         return {kind: loaded.version_id for kind in MODEL_KINDS if (loaded := getattr(self, kind)) is not None}

@@ -145,6 +145,12 @@ class SimulationResult:
             found = self._snapshots[id(ctx)] = snapshot(ctx)
         return found
 
+    def refresh(self) -> None:
+        """Forget the frames built so far: a runner that keeps running (a learning loop retraining
+        between batches) calls this to see the rows added since."""
+        for name in ("decisions", "carts", "labels"):
+            self.__dict__.pop(name, None)
+
     @cached_property
     def decisions(self) -> pd.DataFrame:
         return _frame(self.decision_rows, DECISION_META, DECISION_TAIL, self._features)

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
         lt=1,
         description="one-sided confidence that a candidate policy beats the deciding one before promotion",
     )
+    challenger_share: float = Field(
+        0.2, ge=0, le=1, description="share of carts a policy version on trial decides beside the deciding one"
+    )
+    challenger_alpha: float = Field(
+        0.05, gt=0, lt=0.5, description="highest chance the challenge promotes a version that is no better"
+    )
     min_incentive_lift: float = Field(
         0.02, ge=0, le=1, description="estimated extra recovery rate an incentive must add"
     )

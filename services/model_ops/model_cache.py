@@ -32,7 +32,7 @@ from channel_models.vocabulary import MODEL_KINDS
 from services.core.clock import service_now
 from services.core.settings import Settings
 from services.model_ops.overview import kind_status
-from services.store.model_versions import active_fingerprint, active_versions
+from services.store.model_versions import active_fingerprint, active_versions, running_challenger
 from services.store.service_clock import stored_clock
 from services.store.tables import ModelVersion, saved_id
 
@@ -59,11 +59,15 @@ def load_version(row: ModelVersion, key: bytes) -> LoadedModel:
 
 
 def load_active(session: Session, key: bytes, loaded: dict[int, LoadedModel] | None = None) -> dict[str, LoadedModel]:
-    """Every kind's active version, whatever its status (training compares candidates with these).
-    `loaded` (version id -> model) is reused and filled, so an unchanged version is not reloaded."""
+    """Every kind's active version, whatever its status (training compares candidates with these),
+    and under "challenger" the policy version on trial, if one is. `loaded` (version id -> model)
+    is reused and filled, so an unchanged version is not reloaded."""
     loaded = {} if loaded is None else loaded
     out = {}
-    for kind, row in active_versions(session).items():
+    rows = dict(active_versions(session))
+    if (challenger := running_challenger(session)) is not None:
+        rows["challenger"] = challenger
+    for kind, row in rows.items():
         version_id = saved_id(row)
         if version_id not in loaded:
             try:
@@ -122,7 +126,7 @@ class ModelCache:
                 self._statuses = {kind: kind_status(session, self._settings, kind, moment) for kind in MODEL_KINDS}
                 self._status_at = now
         deciding = {kind: self._active.get(kind) if self._statuses[kind].decides else None for kind in MODEL_KINDS}
-        self._models = ModelSet(**deciding)
+        self._models = ModelSet(**deciding, challenger=self._active.get("challenger"))
 
 
 class CachedPlanner:

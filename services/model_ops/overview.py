@@ -12,7 +12,7 @@ from channel_models.vocabulary import MODEL_KINDS
 from services.core.clock import service_now
 from services.core.settings import Settings
 from services.store.frames.data_facts import data_facts
-from services.store.model_versions import active_versions, list_versions
+from services.store.model_versions import active_versions, list_versions, running_challenger
 from services.store.service_clock import stored_clock
 from services.store.tables import ModelVersion
 
@@ -27,10 +27,15 @@ def models_overview(session: Session, settings: Settings, now: datetime | None =
     # decisions and outcomes are recorded on the service clock: data age is measured on it too
     now = now or service_now(stored_clock(session))
     active = active_versions(session)
+    on_trial = running_challenger(session)
     models = []
     for kind in MODEL_KINDS:
         report = kind_status(session, settings, kind, now)
         row = active.get(kind)
+        trial = on_trial if on_trial is not None and on_trial.kind == kind else None
+        line = status_line(report, row)
+        if trial is not None:
+            line += "; " + challenge_line(trial, settings.challenger_share)
         models.append(
             {
                 "kind": kind,
@@ -40,7 +45,8 @@ def models_overview(session: Session, settings: Settings, now: datetime | None =
                 "still_needed": dict(report.remaining),
                 "eta_days": report.eta_days,
                 "active_version": public_version(row) if row is not None else None,
-                "line": status_line(report, row),
+                "challenger": public_version(trial) if trial is not None else None,
+                "line": line,
             }
         )
     return {
@@ -69,6 +75,23 @@ def public_version(row: ModelVersion) -> dict:
         "metrics": row.metrics,
         "note": row.note,
     }
+
+
+def challenge_line(trial: ModelVersion, share: float) -> str:
+    """What the policy version on trial has earned so far against the incumbent, and when its
+    test is expected to decide (the retraining's figures: channel_models.learning.challenger)."""
+    line = f"v{trial.version} on trial, deciding {share:.0%} of carts"
+    verdict = (trial.metrics or {}).get("challenge")
+    if not verdict:
+        return line + ": no carts with a closed attribution window yet"
+    line += (
+        f": {verdict['difference']:+.1%} recovery per cart against the incumbent over "
+        f"{verdict['challenger_carts']} of its carts and {verdict['incumbent_carts']} of the incumbent's"
+    )
+    more = verdict.get("carts_to_decide")
+    if more:
+        return line + f"; a decision expected after about {more} more carts if that holds"
+    return line + "; too close to call at any volume yet"
 
 
 def status_line(report: StatusReport, active: ModelVersion | None) -> str:

@@ -16,7 +16,9 @@ from sqlmodel import Session, col, select
 
 from services.store.tables import ModelVersion
 
-STATUSES = ("active", "retired", "rejected", "failed")
+# "challenger": a policy version on trial, deciding a share of carts beside the active one
+# (channel_models.learning.challenger); at most one per kind, until its test concludes
+STATUSES = ("active", "challenger", "retired", "rejected", "failed")
 
 
 def _next_version(session: Session, kind: str) -> int:
@@ -53,12 +55,8 @@ def record_version(
     is retired in the same transaction, before the new row goes in."""
     if status not in STATUSES:
         raise ValueError(f"unknown model status {status!r}: one of {', '.join(STATUSES)}")
-    if status == "active":
-        session.execute(
-            update(ModelVersion)
-            .where(col(ModelVersion.kind) == kind, col(ModelVersion.status) == "active")
-            .values(status="retired")
-        )
+    if status in ("active", "challenger"):
+        _retire(session, kind, status)
     row = ModelVersion(
         kind=kind,
         version=_next_version(session, kind),
@@ -83,6 +81,44 @@ def record_version(
     return row
 
 
+def _retire(session: Session, kind: str, status: str) -> None:
+    session.execute(
+        update(ModelVersion)
+        .where(col(ModelVersion.kind) == kind, col(ModelVersion.status) == status)
+        .values(status="retired")
+    )
+
+
+def running_challenger(session: Session, kind: str = "policy") -> ModelVersion | None:
+    return session.exec(
+        select(ModelVersion).where(ModelVersion.kind == kind, ModelVersion.status == "challenger")
+    ).first()
+
+
+def conclude_challenger(session: Session, row: ModelVersion, decision: str, verdict: dict, now: datetime) -> None:
+    """Record the sequential test's verdict on a running challenger: "promote" makes it the kind's
+    active version (the previous one retired), "stop" rejects it, "continue" keeps it on trial."""
+    if decision not in ("promote", "stop", "continue"):
+        raise ValueError(f"unknown verdict {decision!r}")
+    row.metrics = {**(row.metrics or {}), "challenge": verdict}
+    if decision == "promote":
+        _retire(session, row.kind, "active")
+        row.status, row.promoted_at = "active", now
+        row.note = f"promoted by its challenge: {_challenge_line(verdict)}"[:2000]
+    elif decision == "stop":
+        row.status, row.note = "rejected", f"stopped by its challenge: {_challenge_line(verdict)}"[:2000]
+    session.add(row)
+    session.flush()
+
+
+def _challenge_line(verdict: dict) -> str:
+    return (
+        f"{verdict['difference']:+.4f} per cart over {verdict['challenger_carts']} of its carts "
+        f"against {verdict['incumbent_carts']} of the incumbent's (likelihood ratio "
+        f"{verdict['likelihood_ratio']:.3g}, threshold {verdict['threshold']:.3g})"
+    )
+
+
 def record_failure(session: Session, kind: str, error: str, now: datetime) -> ModelVersion:
     """A training attempt of `kind` that failed; the active version (if any) stays active."""
     row = ModelVersion(
@@ -98,15 +134,15 @@ def active_versions(session: Session) -> dict[str, ModelVersion]:
     return {row.kind: row for row in session.exec(select(ModelVersion).where(ModelVersion.status == "active"))}
 
 
-def active_fingerprint(session: Session) -> tuple[tuple[str, int], ...]:
-    """(kind, version id) of every active version: one index-only read, different after every
-    promotion or retirement, so a worker can poll it cheaply."""
+def active_fingerprint(session: Session) -> tuple[tuple[str, str, int], ...]:
+    """(kind, status, version id) of every active version and running challenger: one small read,
+    different after every promotion, retirement or new challenger, so a worker can poll it cheaply."""
     return tuple(
-        (kind, int(version_id))
-        for kind, version_id in session.exec(
-            select(ModelVersion.kind, ModelVersion.id)
-            .where(ModelVersion.status == "active")
-            .order_by(col(ModelVersion.kind))
+        (kind, status, int(version_id))
+        for kind, status, version_id in session.exec(
+            select(ModelVersion.kind, ModelVersion.status, ModelVersion.id)
+            .where(col(ModelVersion.status).in_(("active", "challenger")))
+            .order_by(col(ModelVersion.kind), col(ModelVersion.status))
         )
     )
 

@@ -19,13 +19,17 @@ from channel_models.learning.features import encode_frame
 from channel_models.learning.training import Candidate, train_models
 from services.core.clock import service_now
 from services.model_ops.model_cache import CachedPlanner, ModelCache, load_version
-from services.model_ops.overview import kind_status
+from services.model_ops.overview import kind_status, models_overview
 from services.store.frames.training_data import load_frames
 from services.store.service_clock import stored_clock
 from services.store.tables import Decision, ModelVersion
-from tests.utils.planner_builders import make_ctx
+from tests.utils.planner_builders import ABANDONED, make_ctx
 from tests.utils.training_seed import low_threshold_settings, seed_shop, statuses, versions
 from workflows.types import RetrainRequest, TrainingFailure
+
+
+def not_promoted(*args, **kwargs):  # tonight's policy candidate does not clear the off-policy gate
+    return [replace(c, promote=False) if c.kind == "policy" else c for c in train_models(*args, **kwargs)]
 
 
 @pytest.fixture
@@ -192,15 +196,13 @@ def test_an_active_policy_that_fell_below_the_rules_shadow_goes_to_alert_and_the
     """Through the database: a policy promoted from scrambled rewards decides for a while with the
     rule prior's shadow logged beside it (here: e-mail at 15 minutes, what the truth rewards); the
     next night's candidate is not promoted, but the run values the active version against the
-    shadow, stores the verdict, and the status and the planner follow it."""
-    settings = low_threshold_settings(tmp_path)
+    shadow, stores the verdict, and the status and the planner follow it. (No champion /
+    challenger split here: tonight's candidate would otherwise go on trial beside the rules.)"""
+    settings = low_threshold_settings(tmp_path, challenger_share=0.0)
 
     def scrambled(decisions, *args, **kwargs):  # night 1: a bad policy gets promoted
         noise = decisions.assign(reward=np.random.default_rng(0).permutation(decisions["reward"].to_numpy()))
         return [replace(c, promote=True) if c.kind == "policy" else c for c in train_models(noise, *args, **kwargs)]
-
-    def not_promoted(*args, **kwargs):  # night 2: tonight's candidate does not clear the gate
-        return [replace(c, promote=False) if c.kind == "policy" else c for c in train_models(*args, **kwargs)]
 
     TrainingActivities(shop, settings, train=scrambled).retrain(RetrainRequest(), lambda *p: None)
     assert statuses(shop, settings)["policy"] == "Active"
@@ -225,3 +227,46 @@ def test_an_active_policy_that_fell_below_the_rules_shadow_goes_to_alert_and_the
     decision = CachedPlanner(cache, settings).plan(make_ctx())
     assert decision.policy == "rules-v1+explore"
     assert decision.rule_action is None
+
+
+def test_a_candidate_not_promoted_goes_on_trial_and_its_challenge_promotes_it(shop, tmp_path):
+    """Night 1: the policy candidate misses the off-policy gate and goes on trial, deciding its
+    share of carts. Its carts (planted: most of them recovered) are judged at night 2 by the
+    sequential test: it becomes the active version, and night 2's candidate the next challenger."""
+    settings = low_threshold_settings(tmp_path)
+    cache = ModelCache(shop, settings)
+    report = TrainingActivities(shop, settings, cache, train=not_promoted).retrain(RetrainRequest(), lambda *p: None)
+    assert {o.kind: o.outcome for o in report.outcomes}["policy"] == "on trial"
+    assert versions(shop)["policy"] == [(1, "challenger", True)]
+    assert cache.current().policy is None and cache.current().challenger.version == 1
+    planner = CachedPlanner(cache, settings)
+    decided = {planner.plan(make_ctx(abandoned_at=ABANDONED + timedelta(minutes=7 * i))).policy for i in range(60)}
+    assert decided == {"bandit-v1", "rules-v1+explore"}
+    with Session(shop) as session:
+        assert "v1 on trial, deciding 20% of carts" in models_overview(session, settings)["models"][0]["line"]
+
+    # the trial began before the seeded carts; the challenger's carts recovered far more often
+    frames = load_frames(shop)
+    first = frames.decisions.drop_duplicates("cart_id")
+    recovered = first.loc[first["reward"] == 1, "cart_id"].tolist()
+    lost = first.loc[first["reward"] == 0, "cart_id"].tolist()
+    with Session(shop) as session:
+        trial = session.exec(select(ModelVersion).where(ModelVersion.status == "challenger")).one()
+        trial.created_at = first["decided_at"].min().to_pydatetime() - timedelta(days=1)
+        session.add(trial)
+        session.execute(
+            update(Decision).where(col(Decision.cart_id).in_(recovered[::2] + lost[::8])).values(policy="bandit-v1")
+        )
+        session.commit()
+    report = TrainingActivities(shop, settings, cache, train=not_promoted).retrain(RetrainRequest(), lambda *p: None)
+    assert versions(shop)["policy"] == [(1, "active", True), (2, "challenger", True)]
+    with Session(shop) as session:
+        promoted = session.exec(
+            select(ModelVersion).where(ModelVersion.version == 1, ModelVersion.kind == "policy")
+        ).one()
+    challenge = promoted.metrics["challenge"]
+    assert challenge["decision"] == "promote" and challenge["difference"] > 0.2
+    assert promoted.note.startswith("promoted by its challenge")
+    assert statuses(shop, settings)["policy"] == "Active"
+    cache.invalidate()  # as retrain_models does after storing
+    assert cache.current().policy.version == 1 and cache.current().challenger.version == 2

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -120,7 +121,13 @@ def test_rules_use_active_reason_and_propensity_models_before_a_policy_model_is_
 
 def test_from_settings_reads_the_policy_settings():
     settings = SimpleNamespace(
-        policy="fixed", fixed_flow="sms@30m", exploration=0.2, min_incentive_lift=0.05, reward="revenue", train_seed=9
+        policy="fixed",
+        fixed_flow="sms@30m",
+        exploration=0.2,
+        min_incentive_lift=0.05,
+        reward="revenue",
+        train_seed=9,
+        challenger_share=0.3,
     )
     planner = Planner.from_settings(settings)
     assert (
@@ -130,5 +137,31 @@ def test_from_settings_reads_the_policy_settings():
         planner.min_incentive_lift,
         planner.reward,
         planner.seed,
-    ) == ("fixed", "sms@30m", 0.2, 0.05, "revenue", 9)
+        planner.challenger_share,
+    ) == ("fixed", "sms@30m", 0.2, 0.05, "revenue", 9, 0.3)
     assert planner.plan(make_ctx()).channel == "sms"
+
+
+def test_a_challenger_decides_its_share_of_carts_and_every_touch_of_a_cart_it_took():
+    trial = CountingRewardModel()
+    models = ModelSet(challenger=LoadedModel(50, 7, trial, {"status": "challenger"}))
+    planner = Planner("auto", models, exploration=0.0, seed=2, challenger_share=0.3)
+    carts = [ABANDONED + timedelta(minutes=13 * i) for i in range(400)]
+    by_cart = [
+        {planner.plan(make_ctx(touch=t, abandoned_at=at, now=at + timedelta(hours=t))).policy for t in (1, 2, 3)}
+        for at in carts
+    ]
+    assert all(len(policies) == 1 for policies in by_cart)  # a cart never changes arm between touches
+    share = sum(policies == {"bandit-v7"} for policies in by_cart) / len(carts)
+    assert 0.22 < share < 0.38
+    assert {p for policies in by_cart for p in policies} == {"bandit-v7", "rules-v1+explore"}
+    assert trial.calls > 0
+
+
+def test_no_challenger_without_its_status_or_outside_auto_mode():
+    trial = LoadedModel(50, 7, CountingRewardModel(), {"status": "rejected"})
+    assert Planner("auto", ModelSet(challenger=trial)).challenger is None
+    running = replace(trial, meta={"status": "challenger"})
+    assert Planner("rules", ModelSet(challenger=running)).challenger is None
+    assert Planner("auto", ModelSet(challenger=running), challenger_share=0.0).challenger is None
+    assert Planner("auto", ModelSet(challenger=running)).challenger is not None

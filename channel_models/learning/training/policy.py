@@ -216,6 +216,9 @@ def train_policy(
         "rows_eval": rows_eval,
         "rows_scored": len(evaluate),
         "reward_model": reward_model,
+        "top_terms": ", ".join(f"{name} {effect:+.3f}" for name, effect in model.terms(10))
+        if isinstance(model, FactorModel)
+        else None,
         "rows_fitted": model.rows_fitted_,
         "n_iter": model.n_iter_,
         "reward": reward,

@@ -201,7 +201,7 @@ def test_kinds_without_data_are_skipped_and_progress_says_why(frames):
         pd.DataFrame(), carts.assign(holdout=False, touches_sent=2), one_reason, progress=lambda *a: steps.append(a)
     )
     assert candidates == {}
-    assert ("propensity skipped: no carts without a message yet", 1, 3) in steps
+    assert ("propensity skipped: no holdout carts yet", 1, 3) in steps
     assert any(step.startswith("reason skipped: the labels need at least two different reasons") for step, *_ in steps)
     assert ("policy skipped: no logged decisions yet", 3, 3) in steps
     assert steps[-1] == ("trained", 3, 3)

@@ -109,7 +109,7 @@ def test_the_fingerprint_changes_with_every_promotion_and_nothing_else(engine):
         assert active_fingerprint(session) == before
         promoted = store(session, "policy", "active")
         session.commit()
-        assert active_fingerprint(session) == (("policy", promoted.id),) != before
+        assert active_fingerprint(session) == (("policy", "active", promoted.id),) != before
 
 
 def test_list_versions_newest_first_by_kind_with_a_limit(engine):
