@@ -175,12 +175,7 @@ class TrainingActivities(contracts.TrainingActivities):
                 trial_open = verdict.decision == "continue"
             for c in candidates:
                 status = "active" if c.promote else "rejected"
-                if (
-                    status == "rejected"
-                    and c.kind == "policy"
-                    and not trial_open
-                    and self._settings.challenger_share > 0
-                ):
+                if status == "rejected" and c.kind == "policy" and not trial_open and self._trials():
                     status, trial_open = "challenger", True
                 artifact, mac = dump_artifact(c.model, key) if status != "rejected" else (None, None)
                 row = record_version(
@@ -210,6 +205,10 @@ class TrainingActivities(contracts.TrainingActivities):
                     kind, "skipped", None, skipped.get(kind, "no candidate was trained")[:WHY_LIMIT]
                 )
         return [outcomes[kind] for kind in MODEL_KINDS]
+
+    def _trials(self) -> bool:
+        """Whether a policy candidate may go on trial: only the auto planner lets one decide."""
+        return self._settings.policy == "auto" and self._settings.challenger_share > 0
 
     @activity.defn
     def record_training_failure(self, failure: TrainingFailure) -> None:

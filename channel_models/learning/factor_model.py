@@ -22,8 +22,8 @@ incentive. Columns are standardised with the training rows' mean and spread, and
 is chosen from ``C_GRID`` on the time-ordered last tenth of the rows (as RewardModel does for its
 trees), then refitted on all of them. ``terms()`` lists the fitted coefficients by name.
 
-Past ``max_rows`` the model fits on a seeded uniform sample (its design is dense: 241 float32
-columns, about 1 KB a row).
+Past ``max_rows`` (100,000) the model fits on a seeded uniform sample: its design is dense (about
+250 float32 columns, 1 KB a row) and a few hundred coefficients are settled long before that.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ C_GRID = (0.01, 0.1, 1.0)  # inverse L2 strength on the standardised design, tri
 MAIN_PRIOR_SCALE = 3.0
 N_MAIN = len(FEATURE_NAMES) + len(ACTION_FACTORS)
 MIN_ROWS_TO_TUNE = 1_000  # fewer rows: the middle of C_GRID without a validation split
-CHUNK = 1 << 16  # pairs per design block when scoring many
+CHUNK = 1 << 15  # context rows per block when scoring many
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -116,7 +116,7 @@ def design(X: np.ndarray, rows: np.ndarray, actions: np.ndarray) -> np.ndarray:
 class FactorModel(BaseEstimator):
     """Estimator contract: ``__init__`` stores parameters, ``fit`` validates and sets ``*_``."""
 
-    def __init__(self, seed: int = 0, C: float | None = None, max_rows: int | None = 200_000, max_iter: int = 300):
+    def __init__(self, seed: int = 0, C: float | None = None, max_rows: int | None = 100_000, max_iter: int = 300):
         self.seed = seed
         self.C = C  # None: chosen from C_GRID on the time-ordered last tenth
         self.max_rows = max_rows
@@ -185,9 +185,29 @@ class FactorModel(BaseEstimator):
             raise ValueError(f"expected {len(FEATURE_NAMES)} context features per row, got shape {X.shape}")
         return X
 
-    def _logits(self, D: np.ndarray) -> np.ndarray:
-        w = self.coef_ / self.scale_  # standardisation folded into the weights
-        return D.astype(np.float64) @ w + (self.intercept_ - float(self.mean_ @ w))
+    def _weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """(context weights, per-action constant, interaction matrix (interactions x actions),
+        intercept) on the raw design: standardisation folded in."""
+        w = self.coef_ / self.scale_
+        n, k = len(FEATURE_NAMES), len(ACTION_FACTORS)
+        per_action = _FACTOR_VALUES.astype(np.float64) @ w[n : n + k]
+        crossed = w[n + k :, None] * _FACTOR_VALUES.T[_I_FACTOR].astype(np.float64)
+        return w[:n], per_action, crossed, float(self.intercept_ - self.mean_ @ w)
+
+    def all_logits(self, X: np.ndarray) -> np.ndarray:
+        """``(n, 60)`` log-odds of every action for every context row. The model is linear in its
+        design, so an action's score is the context's part, the action's constant and the crossed
+        context columns times a (interactions x actions) matrix: one small product per block of
+        rows, not a design row per (context, action) pair."""
+        w_context, per_action, crossed, intercept = self._weights()
+        out = np.empty((len(X), len(ACTIONS)), dtype=np.float64)
+        for start in range(0, len(X), CHUNK):
+            block = X[start : start + CHUNK]
+            chosen = block[:, _I_CONTEXT].astype(np.float64)
+            chosen[:, _I_SEEN] = chosen[:, _I_SEEN] > 0
+            base = block.astype(np.float64) @ w_context + intercept
+            out[start : start + CHUNK] = base[:, None] + per_action[None, :] + chosen @ crossed
+        return out
 
     def predict(self, X_context, actions) -> np.ndarray:
         X = self._checked(X_context)
@@ -199,17 +219,13 @@ class FactorModel(BaseEstimator):
         rows, actions = np.asarray(rows, dtype=np.intp), np.asarray(actions, dtype=np.intp)
         if actions.shape != rows.shape or rows.ndim != 1:
             raise ValueError(f"need one action per row, got {actions.shape} for {rows.shape} rows")
-        out = np.empty(len(rows), dtype=np.float64)
-        for start in range(0, len(rows), CHUNK):
-            part = slice(start, start + CHUNK)
-            out[part] = _sigmoid(self._logits(design(X, rows[part], actions[part])))
-        return out
+        used, where = np.unique(rows, return_inverse=True)
+        return _sigmoid(self.all_logits(X[used])[where, actions])
 
     def score_actions(self, x_row, action_indices) -> np.ndarray:
         """P(reward) of every action in ``action_indices`` for one context (the online path)."""
         X = self._checked(np.reshape(x_row, (1, -1)))
-        actions = np.asarray(action_indices, dtype=np.intp)
-        return _sigmoid(self._logits(design(X, np.zeros(len(actions), dtype=np.intp), actions)))
+        return _sigmoid(self.all_logits(X)[0, np.asarray(action_indices, dtype=np.intp)])
 
     def terms(self, top: int | None = None) -> list[tuple[str, float]]:
         """(design column, change in log-odds per standard deviation of it), largest first."""

@@ -81,12 +81,19 @@ def test_shares_strength_across_actions_when_most_touches_are_one_rule():
     assert CHANNEL[int(np.argmax(scores))] == "sms"
 
 
-def test_every_scoring_path_agrees(fitted):
+def test_every_scoring_path_agrees_with_the_fitted_design(fitted):
+    """Scoring folds the design into per-action weights; it must equal the design it was fitted on."""
     model, (X, actions, _) = fitted
     rows = np.arange(200)
+    D = design(X.astype(np.float32), rows, actions[rows]).astype(np.float64)
+    fitted_on = 1 / (1 + np.exp(-(((D - model.mean_) / model.scale_) @ model.coef_ + model.intercept_)))
     one_by_one = np.array([model.score_actions(X[i], [actions[i]])[0] for i in rows])
-    assert np.allclose(model.predict(X[rows], actions[rows]), one_by_one)
-    assert np.allclose(model.predict_pairs(X, rows, actions[rows]), one_by_one)
+    assert np.allclose(one_by_one, fitted_on)
+    assert np.allclose(model.predict(X[rows], actions[rows]), fitted_on)
+    repeated = np.concatenate([rows, rows[::-1]])
+    assert np.allclose(
+        model.predict_pairs(X, repeated, actions[repeated]), np.concatenate([fitted_on, fitted_on[::-1]])
+    )
 
 
 def test_fits_the_same_with_the_same_seed_and_survives_the_artifact_store(fitted):
