@@ -78,19 +78,20 @@ def public_version(row: ModelVersion) -> dict:
 
 
 def challenge_line(trial: ModelVersion, share: float) -> str:
-    """What the policy version on trial has earned so far against the incumbent, and when its
-    test is expected to decide (the retraining's figures: channel_models.learning.challenger)."""
-    line = f"v{trial.version} on trial, deciding {share:.0%} of carts"
+    """What the policy version on trial has earned so far against the incumbent (which decides the
+    other carts, as the line before says), and when its test is expected to decide (the
+    retraining's figures: channel_models.learning.challenger)."""
+    line = f"except for {share:.0%} of carts, which v{trial.version} decides on trial"
     verdict = (trial.metrics or {}).get("challenge")
     if not verdict:
-        return line + ": no carts with a closed attribution window yet"
+        return line + " (no carts with a closed attribution window yet)"
     line += (
-        f": {verdict['difference']:+.1%} recovery per cart against the incumbent over "
-        f"{verdict['challenger_carts']} of its carts and {verdict['incumbent_carts']} of the incumbent's"
+        f": {100 * verdict['difference']:+.1f} points of recovery against the incumbent over "
+        f"{verdict['challenger_carts']:,} of its carts and {verdict['incumbent_carts']:,} of the incumbent's"
     )
     more = verdict.get("carts_to_decide")
     if more:
-        return line + f"; a decision expected after about {more} more carts if that holds"
+        return line + f"; a decision expected after about {more:,} more carts if that holds"
     return line + "; too close to call at any volume yet"
 
 
