@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from channel_models.vocabulary import CONTACTS_FOR
 from services.core.clock import utc
@@ -136,16 +136,6 @@ def upsert_customer(
             updated_at=now,
         )
     return customer_id
-
-
-def current_consent(session: Session, customer_id: str) -> dict[str, ConsentRecord]:
-    latest: dict[str, ConsentRecord] = {}
-    rows = session.exec(
-        select(ConsentRecord).where(ConsentRecord.customer_id == customer_id).order_by(col(ConsentRecord.id))
-    )
-    for row in rows:
-        latest[row.channel] = row
-    return latest
 
 
 # A revocation follows the address: channel -> the contact whose other holders' revocations apply.
