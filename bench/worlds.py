@@ -44,19 +44,18 @@ from channel_models.learning.training import train_models  # noqa: E402
 from channel_models.policy import Planner  # noqa: E402
 from channel_models.registry.model_set import LoadedModel, ModelSet  # noqa: E402
 from channel_models.simulator import (  # noqa: E402
-    DEFAULT_START,
     SyntheticShop,
     draw_truth,
+    journey_runner,
     oracle_policy,
     run_journeys,
 )
-from channel_models.simulator.journeys import JourneyRunner, JourneySettings  # noqa: E402
 from channel_models.simulator.result import Z95, SimulationResult  # noqa: E402
-from channel_models.vocabulary import CHANNELS, INCENTIVES  # noqa: E402
 
 ARMS = ("service", "candidate", "rules", "fixed", "oracle", "organic")
 FRESH_SEED = 10_000
-WINDOW = timedelta(hours=120)
+WINDOW_HOURS = 120.0
+WINDOW = timedelta(hours=WINDOW_HOURS)
 
 
 def learn(world: int, args) -> tuple[ModelSet, ModelSet, str]:
@@ -65,19 +64,9 @@ def learn(world: int, args) -> tuple[ModelSet, ModelSet, str]:
     batch on the carts whose attribution window has closed, with the champion / challenger split."""
     truth = draw_truth(world)
     shop = SyntheticShop(seed=world, truth=truth)
-    settings = JourneySettings(
-        max_touches=3,
-        window=WINDOW,
-        holdout_percent=10.0,
-        configured=CHANNELS,
-        incentives_available=INCENTIVES,
-        feature_window_days=90.0,
-        email_requires_consent=False,
-        fallback_timezone="UTC",
-        seed=world,
+    runner, stream = journey_runner(
+        shop, Planner("auto", exploration=args.explore, seed=world), seed=world, attribution_window_hours=WINDOW_HOURS
     )
-    stream = shop.stream(start=DEFAULT_START, gap_hours=0.05, min_return_gap_hours=WINDOW.total_seconds() / 3600)
-    runner = JourneyRunner(shop, Planner("auto", exploration=args.explore, seed=world), settings)
     models, candidate, notes = ModelSet(), None, []
     since = None  # when the running challenger started deciding
     for batch in range(1, args.learn_carts // args.batch + 1):

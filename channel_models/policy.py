@@ -140,20 +140,16 @@ class Planner:
         if self.mode == "fixed":
             return FixedFlowPolicy(self.fixed_flow)
         if self.models.policy is not None:
-            return LearnedPolicy(
-                self.models,
-                epsilon=self.exploration,
-                min_incentive_lift=self.min_incentive_lift,
-                reward=self.reward,
-                seed=self.seed,
-            )
+            return self._learned(self.models)
         return ExploringPolicy(InformedRulePolicy(self.models), epsilon=self.exploration, seed=self.seed)
 
     def _challenger(self) -> LearnedPolicy | None:
         """The policy model on trial, deciding ``challenger_share`` of carts (mode auto only)."""
         if self.mode != "auto" or self.models.challenger is None or self.challenger_share <= 0:
             return None
-        models = replace(self.models, policy=self.models.challenger, challenger=None)
+        return self._learned(replace(self.models, policy=self.models.challenger, challenger=None))
+
+    def _learned(self, models: ModelSet) -> LearnedPolicy:
         return LearnedPolicy(
             models,
             epsilon=self.exploration,

@@ -113,6 +113,7 @@ __all__ = [
     "Truth",
     "draw_truth",
     "in_holdout",
+    "journey_runner",
     "oracle_policy",
     "run_journeys",
 ]
@@ -249,10 +250,18 @@ def oracle_policy(shop: SyntheticShop, incentive_margin: float = 1.2) -> OracleP
     return OraclePolicy(shop, incentive_margin)
 
 
-def run_journeys(
+def run_journeys(shop: SyntheticShop, planner: Policy, n_carts: int, **options) -> SimulationResult:
+    """Run ``n_carts`` abandoned carts through ``planner`` the way CartRecoveryWorkflow would (see
+    channel_models/simulator/journeys.py); ``options`` are journey_runner's."""
+    if n_carts < 0:
+        raise ValueError("n_carts must be >= 0")
+    runner, stream = journey_runner(shop, planner, **options)
+    return runner.run(next(stream) for _ in range(n_carts))
+
+
+def journey_runner(
     shop: SyntheticShop,
     planner: Policy,
-    n_carts: int,
     *,
     seed: int = 0,
     start: datetime = DEFAULT_START,
@@ -265,11 +274,12 @@ def run_journeys(
     feature_window_days: float = 90.0,
     email_requires_consent: bool = False,
     fallback_timezone: str = "UTC",
-) -> SimulationResult:
-    """Run ``n_carts`` abandoned carts, ``abandon_gap_hours`` apart on average, through
-    ``planner`` the way CartRecoveryWorkflow would (see channel_models/simulator/journeys.py)."""
-    if n_carts < 0 or max_touches < 0 or attribution_window_hours <= 0:
-        raise ValueError("n_carts and max_touches must be >= 0 and the window > 0")
+) -> tuple[JourneyRunner, Iterator[Shopper]]:
+    """A runner and the shop's stream of abandoned carts, ``abandon_gap_hours`` apart on average: a
+    learning loop runs batches from the stream and sets ``runner.planner`` between them (its
+    ``result`` keeps growing; ``result.refresh()`` rebuilds its frames)."""
+    if max_touches < 0 or attribution_window_hours <= 0:
+        raise ValueError("max_touches must be >= 0 and the window > 0")
     settings = JourneySettings(
         max_touches=max_touches,
         window=timedelta(hours=attribution_window_hours),
@@ -282,5 +292,4 @@ def run_journeys(
         seed=seed,
     )
     stream = shop.stream(start=start, gap_hours=abandon_gap_hours, min_return_gap_hours=attribution_window_hours)
-    runner = JourneyRunner(shop, planner, settings)
-    return runner.run(next(stream) for _ in range(n_carts))
+    return JourneyRunner(shop, planner, settings), stream
