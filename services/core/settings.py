@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         ge=0,
         description="journeys a worker keeps in memory between their steps; one evicted replays its history when it wakes",
     )
+    worker_activity_threads: int = Field(
+        16, ge=1, le=256, description="journey steps a worker process runs at once, each on its own thread"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     public_url: str = ""

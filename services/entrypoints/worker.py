@@ -26,8 +26,6 @@ from services.model_ops.model_cache import CachedPlanner, ModelCache
 from workflows.cart_recovery import CartRecoveryWorkflow
 from workflows.retraining import RetrainWorkflow
 
-ACTIVITY_THREADS = 16
-
 
 def build_worker(
     client: Client,
@@ -54,8 +52,8 @@ def build_worker(
             training.retrain_models,
             training.record_training_failure,
         ],
-        activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
-        max_concurrent_activities=ACTIVITY_THREADS,
+        activity_executor=ThreadPoolExecutor(settings.worker_activity_threads),
+        max_concurrent_activities=settings.worker_activity_threads,
         max_cached_workflows=settings.worker_cached_workflows,
         workflow_runner=UnsandboxedWorkflowRunner(),
     )
