@@ -114,7 +114,8 @@ class TrainingActivities(contracts.TrainingActivities):
             active = ModelSet(**load_active(session, key))
             facts = {kind: data_facts(session, kind, now) for kind in MODEL_KINDS}
             on_trial = running_challenger(session)
-        frames = load_frames(self._engine, until=now)
+        closed_before = now - timedelta(hours=settings.attribution_window_hours)
+        frames = load_frames(self._engine, until=now, closed_before=closed_before)
         verdict = None
         if on_trial is not None:
             verdict = challenge(
@@ -122,7 +123,7 @@ class TrainingActivities(contracts.TrainingActivities):
                 frames.carts,
                 f"bandit-v{on_trial.version}",
                 utc(on_trial.created_at),
-                now - timedelta(hours=settings.attribution_window_hours),
+                closed_before,
                 settings.challenger_alpha,
             )
         skipped: dict[str, str] = {}
@@ -154,7 +155,7 @@ class TrainingActivities(contracts.TrainingActivities):
         outcomes = self._store(candidates, skipped, key, now, on_trial, verdict)
         progress("stored", total, total)
         log.info("retraining (%s) done: %s", req.trigger, ", ".join(f"{o.kind} {o.outcome}" for o in outcomes))
-        return TrainingReport(outcomes=outcomes, rows=len(frames.decisions))
+        return TrainingReport(outcomes=outcomes, rows=len(frames.decisions), open_decisions=frames.open_decisions)
 
     def _store(
         self,

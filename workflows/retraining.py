@@ -70,7 +70,7 @@ class RetrainWorkflow:
         except ActivityError as err:
             return await self._failed(req, failure_reason(err))
         self._progress = RetrainProgress("done", max(self._progress.total, 1), max(self._progress.total, 1))
-        return RetrainResult("completed", req.trigger, report.outcomes, report.rows)
+        return RetrainResult("completed", req.trigger, report.outcomes, report.rows, report.open_decisions)
 
     async def _failed(self, req: RetrainRequest, why: str) -> RetrainResult:
         self._progress = RetrainProgress("recording the failure", self._progress.done, self._progress.total)

@@ -168,6 +168,7 @@ class ModelOutcome:
 class TrainingReport:
     outcomes: list[ModelOutcome] = field(default_factory=list)
     rows: int = 0  # logged decisions the candidates were built from
+    open_decisions: int = 0  # decisions left out: their cart's attribution window is still open
 
 
 @dataclass
@@ -181,3 +182,4 @@ class RetrainResult:
     trigger: str = "manual"
     outcomes: list[ModelOutcome] = field(default_factory=list)
     rows: int = 0
+    open_decisions: int = 0

@@ -77,3 +77,8 @@ def print_outcome(state: RetrainState, console: Console) -> None:
         outcome = f"[{colour}]{o.outcome}[/{colour}]" if colour else o.outcome
         table.add_row(o.kind, outcome, f"v{o.version}" if o.version else "-", o.why)
     console.print(table)
+    if state.result.open_decisions:
+        console.print(
+            f"{state.result.open_decisions:,} decisions left out: their carts' attribution window is still open",
+            highlight=False,
+        )

@@ -22,7 +22,7 @@ from services.model_ops.model_cache import CachedPlanner, ModelCache, load_versi
 from services.model_ops.overview import kind_status, models_overview
 from services.store.frames.training_data import load_frames
 from services.store.service_clock import stored_clock
-from services.store.tables import Decision, ModelVersion
+from services.store.tables import Cart, Decision, ModelVersion
 from tests.utils.planner_builders import ABANDONED, make_ctx
 from tests.utils.training_seed import low_threshold_settings, seed_shop, statuses, versions
 from workflows.types import RetrainRequest, TrainingFailure
@@ -50,7 +50,15 @@ def test_retrain_promotes_what_beats_the_rule_prior_and_stores_every_candidate(s
     outcomes = {o.kind: (o.outcome, o.version) for o in report.outcomes}
     assert outcomes == {"policy": ("promoted", 1), "propensity": ("promoted", 1), "reason": ("promoted", 1)}, report
     assert [o.kind for o in report.outcomes] == ["policy", "propensity", "reason"]
-    assert report.rows == 1500
+    # every logged decision, less those of carts whose attribution window is still open
+    with Session(shop) as session:
+        now = service_now(stored_clock(session))
+        open_carts = select(Cart.id).where(
+            col(Cart.abandoned_at) >= now - timedelta(hours=settings.attribution_window_hours)
+        )
+        still_open = len(session.exec(select(Decision.id).where(col(Decision.cart_id).in_(open_carts))).all())
+    assert 0 < still_open < 1500
+    assert (report.rows, report.open_decisions) == (1500 - still_open, still_open)
     why = {o.kind: o.why for o in report.outcomes}
     assert "DR value" in why["policy"]
     assert "AUC" in why["propensity"]

@@ -42,6 +42,7 @@ class Script:
                     ModelOutcome("reason", "skipped", None, "needs 40 labels"),
                 ],
                 rows=1234,
+                open_decisions=56,
             )
 
         @activity.defn(name="record_training_failure")

@@ -29,6 +29,7 @@ async def test_progress_query_follows_the_activity_then_the_result_lists_each_mo
         "manual",
         [ModelOutcome("policy", "promoted", 3, "beats v2"), ModelOutcome("reason", "skipped", None, "needs 40 labels")],
         1234,
+        56,
     )
     assert (final.step, final.done, final.total) == ("done", 5, 5)
     assert script.failures == []

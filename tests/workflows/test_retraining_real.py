@@ -47,7 +47,7 @@ async def test_real_retraining_promotes_and_moves_the_models_from_learning_to_ac
         result = await handle.result()
         progress = await handle.query(RetrainWorkflow.progress)
     assert result.status == "completed"
-    assert result.rows == 1500
+    assert result.rows + result.open_decisions == 1500  # those of carts whose window is still open left out
     assert [(o.kind, o.outcome, o.version) for o in result.outcomes] == [
         ("policy", "promoted", 1),
         ("propensity", "promoted", 1),

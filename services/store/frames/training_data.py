@@ -1,7 +1,12 @@
 """The training frames (docs/MODELS.md, "Frames") from the recorded journeys (the data facts
 behind each model's status are in data_facts.py).
 
-Only journeys that ended count: a cart still waiting for its order has no reward yet. Each row
+Only carts whose outcome is final count: a cart still waiting for its order has no reward yet,
+and with `closed_before` (the retraining passes now minus the attribution window) a cart abandoned
+later is left out even when it has already been recovered - a recovery reports at once, a loss
+only when the window closes, so keeping the early recoveries of open carts would make the newest
+slice look far better than it is. `TrainingFrames.open_decisions` / `open_carts` count what was
+left out that way (the training report shows them). Each row
 comes back from the database as one CSV line with its flat feature row, read in chunks into
 columns (services/store/frames/feature_rows.py and columns.py say why and how): a million
 decisions load in seconds, in well under 1.5 GB (docs/PERFORMANCE.md).
@@ -38,12 +43,35 @@ class TrainingFrames:
     decisions: pd.DataFrame
     carts: pd.DataFrame
     labels: pd.DataFrame
+    open_decisions: int = 0  # decisions before `until` left out: their cart's outcome is not final
+    open_carts: int = 0  # abandoned carts before `until` left out for the same reason
 
 
-def load_frames(engine: Engine, *, until: datetime | None = None) -> TrainingFrames:
-    """Decisions, carts and labels recorded before `until` (all when None)."""
+def load_frames(
+    engine: Engine, *, until: datetime | None = None, closed_before: datetime | None = None
+) -> TrainingFrames:
+    """Decisions, carts and labels recorded before `until` (all when None), of carts abandoned
+    before `closed_before` (their attribution window has closed) when it is given."""
     ended = _ended_carts(engine, until)
-    return TrainingFrames(_decisions(engine, until, ended), _carts(ended), _labels(engine, until))
+    abandoned = ended["abandoned_at"]
+    if closed_before is not None:
+        closed = abandoned < np.datetime64(utc(closed_before).replace(tzinfo=None), "us")
+        ended = {name: column[closed] for name, column in ended.items()}
+    decisions, open_decisions = _decisions(engine, until, ended)
+    carts = _carts(ended)
+    return TrainingFrames(
+        decisions,
+        carts,
+        _labels(engine, until),
+        open_decisions,
+        _abandoned_count(engine, until) - len(ended["cart_id"]),
+    )
+
+
+def _abandoned_count(engine: Engine, until: datetime | None) -> int:
+    sql = f"SELECT COUNT(*) FROM carts WHERE abandoned_at IS NOT NULL {'AND abandoned_at < :until' if until else ''}"
+    with engine.connect() as connection:
+        return int(connection.execute(*_statement(sql, until)).scalar_one())
 
 
 def _first_decision_row(pg: bool) -> str:
@@ -97,9 +125,10 @@ def _ended_carts(engine: Engine, until: datetime | None) -> dict[str, np.ndarray
     return reader.read(engine, *_statement(sql, until))
 
 
-def _decisions(engine: Engine, until: datetime | None, ended: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Bandit rows of ended journeys. Their carts' values and order times come from `ended`
-    (a hash lookup here costs less than joining three tables for each of a million rows)."""
+def _decisions(engine: Engine, until: datetime | None, ended: dict[str, np.ndarray]) -> tuple[pd.DataFrame, int]:
+    """Bandit rows of the carts in `ended`, and how many rows were left out (their cart is not).
+    Their carts' values and order times come from `ended` (a hash lookup here costs less than
+    joining three tables for each of a million rows)."""
     pg = engine.dialect.name == "postgresql"
     line = csv_line_sql(
         [
@@ -163,7 +192,7 @@ def _decisions(engine: Engine, until: datetime | None, ended: dict[str, np.ndarr
     frame["decided_at"] = _utc(frame["decided_at"])
     frame["value"] = ended["value_cents"][cart] / 100.0
     frame["reward"] = reward.astype(np.float64)
-    return pd.DataFrame(frame, copy=False)
+    return pd.DataFrame(frame, copy=False), int((~ended_journey).sum())
 
 
 def _carts(ended: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from channel_models.learning.features import encode_frame, encode_row
 from services.store.frames.training_data import load_frames
 from services.store.tables import Decision
-from tests.utils.training_journeys import FEATURE_COLUMNS, T0, H, key
+from tests.utils.training_journeys import FEATURE_COLUMNS, T0, H, cart, decision, key, outcome, snap
 
 
 def test_decisions_frame_has_the_contract_schema(journeys):
@@ -146,6 +146,29 @@ def test_until_cuts_every_frame_at_that_time(journeys):
         "a": "price",
         "d": "technical",
     }
+
+
+def test_carts_whose_attribution_window_is_open_are_left_out_even_when_recovered(engine):
+    """A recovery reports at once, a loss only when the window closes: keeping an open cart's early
+    recovery would make the newest slice look better than it is."""
+    with Session(engine) as s:
+        cart(s, "old_lost", features=snap(1.0), abandoned=T0)
+        decision(s, "old_lost", 1, T0 + H)
+        outcome(s, "old_lost", "not_recovered")
+        cart(s, "new_won", features=snap(2.0), abandoned=T0 + 100 * H)
+        decision(s, "new_won", 1, T0 + 101 * H)
+        decision(s, "new_won", 2, T0 + 110 * H)
+        outcome(s, "new_won", "recovered", placed=T0 + 112 * H)
+        cart(s, "new_running", features=snap(3.0), abandoned=T0 + 120 * H)  # no outcome yet
+        decision(s, "new_running", 1, T0 + 121 * H)
+        s.commit()
+    frames = load_frames(engine, until=T0 + 150 * H, closed_before=T0 + 30 * H)
+    assert list(frames.decisions["cart_id"]) == [key("old_lost")]
+    assert list(frames.carts["cart_id"]) == [key("old_lost")]
+    assert (frames.open_decisions, frames.open_carts) == (3, 2)
+    everything = load_frames(engine, until=T0 + 150 * H)  # without the cut: the ended journeys
+    assert sorted(everything.carts["cart_id"]) == sorted([key("new_won"), key("old_lost")])
+    assert (everything.open_decisions, everything.open_carts) == (1, 1)
 
 
 def test_an_empty_database_gives_empty_frames_with_the_columns(engine):

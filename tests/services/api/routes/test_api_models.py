@@ -155,7 +155,7 @@ async def test_retrain_starts_one_run_refuses_a_second_and_reports_progress_then
         await handle.result()
         done = (await api.get(f"/v1/models/retrain/{workflow_id}", headers=auth(api, "viewer"))).json()
     assert done["status"] == "completed"
-    assert done["result"]["rows"] == 1234
+    assert (done["result"]["rows"], done["result"]["open_decisions"]) == (1234, 56)
     assert [(o["kind"], o["outcome"], o["version"]) for o in done["result"]["outcomes"]] == [
         ("policy", "promoted", 3),
         ("reason", "skipped", None),
