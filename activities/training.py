@@ -150,6 +150,7 @@ class TrainingActivities(contracts.TrainingActivities):
             promotion_confidence=settings.promotion_confidence,
             facts_by_kind=facts,
             progress=training_step,
+            pending=frames.pending,
         )
         progress("storing", total - 1, total)
         outcomes = self._store(candidates, skipped, key, now, on_trial, verdict)

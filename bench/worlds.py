@@ -9,8 +9,11 @@ unasked):
 1. Learning: `--learn-carts` abandoned carts under CR_POLICY=auto with no trained model - the
    rule prior exploring `--explore` of touches, as a new shop's service would - through
    run_journeys (the workflow's loop in memory, the world's truth deciding every order).
-2. Retraining: train_models on those logs, as the RetrainWorkflow does, with the learning-phase
-   thresholds open (this bench asks what the data can teach, not when the gate opens).
+2. Retraining after every `--batch` carts: train_models on the carts whose attribution window
+   has closed, and (`--open-carts learn`, as the service does) the open carts' decisions made so
+   far as partial outcomes, with the learning-phase thresholds open (this bench asks what the
+   data can teach, not when the gate opens); promoted models decide the next batch, a candidate
+   the gate did not promote goes on trial as the challenger.
 3. Fresh carts (another seed, the same world), each arm meeting the same shoppers: "service" -
    the promoted models, i.e. what the service would now run (the rule prior when the policy was
    not promoted); "candidate" - the trained policy whether promoted or not; "rules"; "fixed"
@@ -38,7 +41,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import pandas as pd  # noqa: E402
+
 from bench.models import OPEN  # noqa: E402
+from channel_models.learning.censoring import Pending  # noqa: E402
 from channel_models.learning.challenger import challenge  # noqa: E402
 from channel_models.learning.training import train_models  # noqa: E402
 from channel_models.policy import Planner  # noqa: E402
@@ -90,6 +96,7 @@ def learn(world: int, args) -> tuple[ModelSet, ModelSet, str]:
         decisions = log.decisions[log.decisions["cart_id"].isin(closed)]
         if decisions.empty:
             continue
+        pending = open_decisions(log, carts, closed, now) if args.open_carts == "learn" else None
         trained = train_models(
             decisions,
             carts[carts["cart_id"].isin(closed)],
@@ -102,6 +109,7 @@ def learn(world: int, args) -> tuple[ModelSet, ModelSet, str]:
             min_incentive_lift=0.02,
             reward="recoveries",
             reward_model=args.reward_model,
+            pending=pending,
         )
         for c in trained:
             if c.model is None:
@@ -120,6 +128,25 @@ def learn(world: int, args) -> tuple[ModelSet, ModelSet, str]:
     kinds = [k for k in ("propensity", "reason", "policy") if getattr(models, k) is not None]
     note = f"active: {', '.join(kinds) or 'none'}; " + ("; ".join(notes) or "no policy promoted")
     return replace(models, challenger=None), with_candidate, note
+
+
+def open_decisions(log: SimulationResult, carts, closed: set, now) -> Pending:
+    """What the service would know at `now` of the carts whose window is still open: their
+    decisions made by then, each recovered (reward 1) only if its order came by then."""
+    order_at = pd.Series({o.cart_id: o.order_at for o in log.outcomes if o.recovered}, dtype="datetime64[ns, UTC]")
+    abandoned = carts.set_index("cart_id")["abandoned_at"]
+    decisions = log.decisions
+    now = pd.Timestamp(now)
+    pending = decisions[~decisions["cart_id"].isin(closed) & (decisions["decided_at"] <= now)]
+    ordered = pending["cart_id"].map(order_at)
+    pending = pending.assign(
+        reward=((ordered <= now) & (ordered >= pending["decided_at"])).astype(float),
+        decided_h=(pending["decided_at"] - pending["cart_id"].map(abandoned)).dt.total_seconds() / 3600,
+        elapsed_h=(now - pending["cart_id"].map(abandoned)).dt.total_seconds() / 3600,
+    )
+    won = decisions[decisions["cart_id"].isin(closed) & (decisions["reward"] > 0)]
+    recovered_h = (won["cart_id"].map(order_at) - won["cart_id"].map(abandoned)).dt.total_seconds() / 3600
+    return Pending(pending, recovered_h.to_numpy())
 
 
 def evaluate(world: int, arm: str, service: ModelSet, candidate: ModelSet, args) -> SimulationResult:
@@ -196,4 +223,10 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=1000, help="learning carts between retrainings")
     parser.add_argument("--challenger-share", type=float, default=0.2, help="0: no champion / challenger")
     parser.add_argument("--reward-model", default="factor", choices=("factor", "trees"), help="the policy's")
+    parser.add_argument(
+        "--open-carts",
+        default="learn",
+        choices=("learn", "leave"),
+        help="the open carts' decisions: learned from as partial outcomes, or left out",
+    )
     main(parser.parse_args())

@@ -168,7 +168,7 @@ class ModelOutcome:
 class TrainingReport:
     outcomes: list[ModelOutcome] = field(default_factory=list)
     rows: int = 0  # logged decisions the candidates were built from
-    open_decisions: int = 0  # decisions left out: their cart's attribution window is still open
+    open_decisions: int = 0  # of carts whose attribution window is still open (partial outcomes)
 
 
 @dataclass

@@ -123,6 +123,9 @@ class FactorModel(BaseEstimator):
         self.max_iter = max_iter
 
     def fit(self, X_context, actions, rewards) -> FactorModel:
+        """``rewards`` are 0 / 1, or between them for a decision whose outcome is not known yet
+        (its chance of still being recovered, channel_models.learning.censoring): such a row
+        counts as a recovery with that weight and a loss with the rest."""
         X = np.asarray(X_context, dtype=np.float32)
         actions = np.asarray(actions, dtype=np.intp)
         y = np.asarray(rewards, dtype=np.float64)
@@ -134,8 +137,8 @@ class FactorModel(BaseEstimator):
             raise ValueError("X_context has NaN or infinite values")
         if actions.min() < 0 or actions.max() >= len(ACTIONS):
             raise ValueError(f"actions must be indices into ACTIONS (0..{len(ACTIONS) - 1})")
-        if not np.isin(y, (0.0, 1.0)).all():
-            raise ValueError("rewards must be 0 or 1 (recovered within the attribution window)")
+        if not ((y >= 0.0) & (y <= 1.0)).all():
+            raise ValueError("rewards must be within [0, 1] (recovered within the attribution window, or its chance)")
         rows = np.arange(len(X))
         if self.max_rows is not None and len(rows) > self.max_rows:
             rows = np.sort(np.random.default_rng(self.seed).choice(rows, self.max_rows, replace=False))
@@ -161,8 +164,14 @@ class FactorModel(BaseEstimator):
         # C is the Gaussian prior's variance per standardised coefficient: a fixed prior, which
         # the data outweighs as it grows (the posterior mode of a Bayesian logistic regression)
         model = LogisticRegression(C=C, max_iter=self.max_iter, solver="lbfgs")
+        partial = np.flatnonzero((y > 0.0) & (y < 1.0))
+        weight = None
+        if len(partial):  # a partial outcome: a recovery weighted by its chance, a loss by the rest
+            Z = np.concatenate([Z, Z[partial]])
+            weight = np.concatenate([np.where((y > 0.0) & (y < 1.0), y, 1.0), 1.0 - y[partial]])
+            y = np.concatenate([(y > 0.0).astype(np.float64), np.zeros(len(partial))])
         with limited_threads(1):
-            model.fit(Z, y)
+            model.fit(Z, y, sample_weight=weight)
         return model.coef_[0].astype(np.float64), float(model.intercept_[0]), int(model.n_iter_[0])
 
     def _choose_C(self, Z: np.ndarray, y: np.ndarray) -> float:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from channel_models.learning.censoring import Pending
 from channel_models.learning.features import encode_frame
 from channel_models.learning.frames import frame_facts, label_features, time_split
 from channel_models.learning.propensity_model import PropensityModel
@@ -252,6 +253,7 @@ def train_models(
     reward_model: str = "factor",
     facts_by_kind: Mapping[str, DataFacts] | None = None,
     progress: Progress | None = None,
+    pending: Pending | None = None,
 ) -> list[Candidate]:
     """One candidate per kind that has data, in the order propensity, reason, policy.
 
@@ -279,6 +281,7 @@ def train_models(
                 confidence=promotion_confidence,
                 reward_model=reward_model,
                 propensity_model=_propensity_beside(candidates, active),
+                pending=pending,
             ),
         ),
     )

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from channel_models.learning.action_matrices import allowed_matrix, score_matrix
+from channel_models.learning.censoring import Pending
 from channel_models.learning.factor_model import FactorModel
 from channel_models.learning.features import encode_frame
 from channel_models.learning.learned_policy import LearnedPolicy
@@ -167,13 +168,19 @@ def train_policy(
     reward_model: str = "factor",
     max_eval_rows: int | None = 100_000,
     confidence: float = 0.9,
+    pending: Pending | None = None,
 ) -> PolicyCandidate:
     """``active``: the Active policy's RewardModel (or LoadedModel of it, or anything with
     ``action_probs(frame, X=...)``); None compares with the logged behaviour.
 
     Past ``max_eval_rows`` evaluation decisions, a seeded uniform sample of them is scored:
     scoring costs rows x allowed actions x trees (seconds per 100,000 rows on one core), while
-    the interval narrows only with the square root of the rows."""
+    the interval narrows only with the square root of the rows.
+
+    ``pending``: decisions of carts whose attribution window is still open. The factor model then
+    learns from them too, each with its chance of still being recovered (channel_models.learning.
+    censoring: the first fit's estimate and how much of the usual delay has passed), refitted with
+    the first fit's C; the evaluation stays on the later closed decisions."""
     _checked(train, "train")
     _checked(evaluate, "evaluate")
     rows_eval = len(evaluate)
@@ -196,6 +203,17 @@ def train_policy(
     model = _reward_model(reward_model, seed, model_params).fit(
         encode_frame(train), train["action"].to_numpy(dtype=np.intp), train["reward"].to_numpy(dtype=np.float64)
     )
+    rows_pending = 0
+    if pending is not None and len(pending.decisions) and isinstance(model, FactorModel):
+        open_X = encode_frame(pending.decisions)
+        open_actions = pending.decisions["action"].to_numpy(dtype=np.intp)
+        partial = pending.rewards(model.predict(open_X, open_actions))
+        rows_pending = len(partial)
+        model = FactorModel(seed=seed, C=model.C_).fit(
+            np.concatenate([encode_frame(train), open_X]),
+            np.concatenate([train["action"].to_numpy(dtype=np.intp), open_actions]),
+            np.concatenate([train["reward"].to_numpy(dtype=np.float64), partial]),
+        )
     fitted = time.perf_counter()
 
     X = encode_frame(evaluate)
@@ -214,6 +232,7 @@ def train_policy(
     metrics: dict[str, Any] = {
         "rows_train": len(train),
         "rows_eval": rows_eval,
+        "rows_pending": rows_pending,
         "rows_scored": len(evaluate),
         "reward_model": reward_model,
         "top_terms": ", ".join(f"{name} {effect:+.3f}" for name, effect in model.terms(10))

@@ -6,7 +6,9 @@ and with `closed_before` (the retraining passes now minus the attribution window
 later is left out even when it has already been recovered - a recovery reports at once, a loss
 only when the window closes, so keeping the early recoveries of open carts would make the newest
 slice look far better than it is. `TrainingFrames.open_decisions` / `open_carts` count what was
-left out that way (the training report shows them). Each row
+left out that way (the training report shows them), and with `until` too the open carts'
+decisions come apart as `pending`: what is known of them by then, which the policy's reward model
+learns from as partial outcomes (channel_models/learning/censoring.py). Each row
 comes back from the database as one CSV line with its flat feature row, read in chunks into
 columns (services/store/frames/feature_rows.py and columns.py say why and how): a million
 decisions load in seconds, in well under 1.5 GB (docs/PERFORMANCE.md).
@@ -33,6 +35,7 @@ import pandas as pd
 from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.engine import Engine
 
+from channel_models.learning.censoring import Pending
 from services.core.clock import utc
 from services.store.frames.columns import ColumnReader, csv_line_sql
 from services.store.frames.feature_rows import FEATURES, feature_row_sql
@@ -43,35 +46,36 @@ class TrainingFrames:
     decisions: pd.DataFrame
     carts: pd.DataFrame
     labels: pd.DataFrame
-    open_decisions: int = 0  # decisions before `until` left out: their cart's outcome is not final
-    open_carts: int = 0  # abandoned carts before `until` left out for the same reason
+    open_decisions: int = 0  # decisions before `until` whose cart's outcome is not final
+    open_carts: int = 0  # abandoned carts before `until` whose outcome is not final
+    pending: Pending | None = None  # the open carts' decisions as partial outcomes (with `closed_before`)
 
 
 def load_frames(
     engine: Engine, *, until: datetime | None = None, closed_before: datetime | None = None
 ) -> TrainingFrames:
     """Decisions, carts and labels recorded before `until` (all when None), of carts abandoned
-    before `closed_before` (their attribution window has closed) when it is given."""
-    ended = _ended_carts(engine, until)
-    abandoned = ended["abandoned_at"]
+    before `closed_before` (their attribution window has closed) when it is given. With both, the
+    decisions before `until` of carts abandoned since `closed_before` come as `pending`: what is
+    known of them by `until` (channel_models.learning.censoring)."""
+    abandoned = _abandoned_carts(engine, until)
+    final = abandoned["ended"].copy()
     if closed_before is not None:
-        closed = abandoned < np.datetime64(utc(closed_before).replace(tzinfo=None), "us")
-        ended = {name: column[closed] for name, column in ended.items()}
-    decisions, open_decisions = _decisions(engine, until, ended)
-    carts = _carts(ended)
-    return TrainingFrames(
-        decisions,
-        carts,
-        _labels(engine, until),
-        open_decisions,
-        _abandoned_count(engine, until) - len(ended["cart_id"]),
-    )
+        final &= abandoned["abandoned_at"] < _naive(closed_before)
+    ended = {name: column[final] for name, column in abandoned.items()}
+    columns = _decision_columns(engine, until)
+    pending = None
+    if closed_before is not None and until is not None:
+        still_open = {
+            name: column[abandoned["abandoned_at"] >= _naive(closed_before)] for name, column in abandoned.items()
+        }
+        pending = _pending(columns, still_open, ended, until)
+    decisions, left_out = _decisions(columns, ended)
+    return TrainingFrames(decisions, _carts(ended), _labels(engine, until), left_out, int((~final).sum()), pending)
 
 
-def _abandoned_count(engine: Engine, until: datetime | None) -> int:
-    sql = f"SELECT COUNT(*) FROM carts WHERE abandoned_at IS NOT NULL {'AND abandoned_at < :until' if until else ''}"
-    with engine.connect() as connection:
-        return int(connection.execute(*_statement(sql, until)).scalar_one())
+def _naive(moment: datetime) -> np.datetime64:
+    return np.datetime64(utc(moment).replace(tzinfo=None), "us")
 
 
 def _first_decision_row(pg: bool) -> str:
@@ -82,9 +86,10 @@ def _first_decision_row(pg: bool) -> str:
     )
 
 
-def _ended_carts(engine: Engine, until: datetime | None) -> dict[str, np.ndarray]:
-    """Every abandoned cart with an outcome: its snapshot (if any), and when a recovered cart's
-    order was placed on the service clock (see the module doc) for the decisions' rewards."""
+def _abandoned_carts(engine: Engine, until: datetime | None) -> dict[str, np.ndarray]:
+    """Every abandoned cart, whether its outcome is recorded (`ended`), its snapshot (if any), and
+    when a recovered cart's order was placed on the service clock (see the module doc) for the
+    decisions' rewards."""
     pg = engine.dialect.name == "postgresql"
     arrival = "COALESCE(ord.received_at, o.recorded_at)"  # the outcome's record time when the order row is gone
     placed = f"COALESCE(CASE WHEN ord.placed_at >= c.abandoned_at AND ord.placed_at <= {arrival} THEN ord.placed_at END, {arrival})"
@@ -94,10 +99,11 @@ def _ended_carts(engine: Engine, until: datetime | None) -> dict[str, np.ndarray
             ("c.id", "text"),
             ("c.abandoned_at", "time"),
             ("c.holdout", "bool"),
-            ("o.touches_sent", "int"),
-            ("o.status = 'recovered'", "bool"),
+            ("COALESCE(o.touches_sent, 0)", "int"),  # 0 and not recovered while the journey runs
+            ("COALESCE(o.status, '') = 'recovered'", "bool"),
             ("c.value_cents", "int"),
             (f"CASE WHEN o.status = 'recovered' THEN {placed} END", "time"),
+            ("o.cart_id IS NOT NULL", "bool"),
         ],
         snapshot,
         pg,
@@ -105,7 +111,7 @@ def _ended_carts(engine: Engine, until: datetime | None) -> dict[str, np.ndarray
     sql = f"""
         SELECT {line}
         FROM carts c
-        JOIN outcomes o ON o.cart_id = c.id
+        LEFT JOIN outcomes o ON o.cart_id = c.id
         LEFT JOIN orders ord ON ord.cart_id = o.cart_id AND ord.order_id = o.order_id
         WHERE c.abandoned_at IS NOT NULL {"AND c.abandoned_at < :until" if until else ""}
         ORDER BY c.abandoned_at, c.id
@@ -119,16 +125,15 @@ def _ended_carts(engine: Engine, until: datetime | None) -> dict[str, np.ndarray
             "recovered:bool",
             "value_cents:int",
             "recovered_at:time",
+            "ended:bool",
         ],
         keep_without_features=True,
     )
     return reader.read(engine, *_statement(sql, until))
 
 
-def _decisions(engine: Engine, until: datetime | None, ended: dict[str, np.ndarray]) -> tuple[pd.DataFrame, int]:
-    """Bandit rows of the carts in `ended`, and how many rows were left out (their cart is not).
-    Their carts' values and order times come from `ended` (a hash lookup here costs less than
-    joining three tables for each of a million rows)."""
+def _decision_columns(engine: Engine, until: datetime | None) -> dict[str, np.ndarray]:
+    """Every bandit row (a decision with an action) before `until`, as columns."""
     pg = engine.dialect.name == "postgresql"
     line = csv_line_sql(
         [
@@ -168,31 +173,55 @@ def _decisions(engine: Engine, until: datetime | None, ended: dict[str, np.ndarr
         ],
         json_lists=("allowed_actions",),
     )
-    columns = reader.read(engine, *_statement(sql, until))
-    cart = pd.Index(ended["cart_id"]).get_indexer(columns["cart_id"])
-    ended_journey = cart >= 0
-    cart = cart[ended_journey]
-    ordered = [
-        "decision_id",
-        "cart_id",
-        "decided_at",
-        "touch",
-        "policy",
-        *FEATURES.names,
-        "action",
-        "propensity",
-        "allowed_actions",
-        "sent",
-        "rule_action",
-    ]
-    frame = {name: columns.pop(name)[ended_journey] for name in dict.fromkeys(ordered)}  # `touch` is a feature too
-    frame["cart_id"], frame["policy"] = _objects(ended["cart_id"][cart]), _objects(frame["policy"])
-    recovered_at = ended["recovered_at"][cart]
+    return reader.read(engine, *_statement(sql, until))
+
+
+DECISION_COLUMNS = [
+    "decision_id",
+    "cart_id",
+    "decided_at",
+    "touch",
+    "policy",
+    *FEATURES.names,
+    "action",
+    "propensity",
+    "allowed_actions",
+    "sent",
+    "rule_action",
+]
+
+
+def _decisions(columns: dict[str, np.ndarray], carts: dict[str, np.ndarray], *, keep: bool = False):
+    """The decisions frame of the rows whose cart is in `carts`, and how many rows were not.
+    Their carts' values and order times come from `carts` (a hash lookup here costs less than
+    joining three tables for each of a million rows). The columns are freed as they are read
+    unless `keep`."""
+    cart = pd.Index(carts["cart_id"]).get_indexer(columns["cart_id"])
+    inside = cart >= 0
+    cart = cart[inside]
+    names = dict.fromkeys(DECISION_COLUMNS)  # `touch` is a feature too: once
+    frame = {name: (columns[name] if keep else columns.pop(name))[inside] for name in names}
+    frame["cart_id"], frame["policy"] = _objects(carts["cart_id"][cart]), _objects(frame["policy"])
+    recovered_at = carts["recovered_at"][cart]
     reward = ~np.isnat(recovered_at) & (recovered_at >= frame["decided_at"])
     frame["decided_at"] = _utc(frame["decided_at"])
-    frame["value"] = ended["value_cents"][cart] / 100.0
+    frame["value"] = carts["value_cents"][cart] / 100.0
     frame["reward"] = reward.astype(np.float64)
-    return pd.DataFrame(frame, copy=False), int((~ended_journey).sum())
+    return pd.DataFrame(frame, copy=False), int((~inside).sum())
+
+
+def _pending(
+    columns: dict[str, np.ndarray], still_open: dict[str, np.ndarray], ended: dict[str, np.ndarray], until: datetime
+) -> Pending:
+    """The open carts' decisions with what is known by `until` (reward 1 when the order came
+    already), and the closed recoveries' delays from abandonment."""
+    frame, _ = _decisions(columns, still_open, keep=True)
+    since = _utc(still_open["abandoned_at"][pd.Index(still_open["cart_id"]).get_indexer(frame["cart_id"])])
+    frame["decided_h"] = (pd.DatetimeIndex(frame["decided_at"]) - since).total_seconds().to_numpy() / 3600
+    frame["elapsed_h"] = (pd.Timestamp(utc(until)) - since).total_seconds().to_numpy() / 3600
+    won = ~np.isnat(ended["recovered_at"]) & ~ended["holdout"]  # recovered after a message
+    delay = _utc(ended["recovered_at"][won]) - _utc(ended["abandoned_at"][won])
+    return Pending(frame, delay.total_seconds().to_numpy(dtype=np.float64) / 3600)
 
 
 def _carts(ended: dict[str, np.ndarray]) -> pd.DataFrame:

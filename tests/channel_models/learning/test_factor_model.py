@@ -110,7 +110,7 @@ def test_rejects_what_it_cannot_learn_from():
     X, actions, rewards = planted(100)
     with pytest.raises(ValueError, match="context"):
         FactorModel().fit(X[:, :5], actions, rewards)
-    with pytest.raises(ValueError, match="0 or 1"):
+    with pytest.raises(ValueError, match=r"within \[0, 1\]"):
         FactorModel().fit(X, actions, rewards * 2)
     with pytest.raises(ValueError, match="indices"):
         FactorModel().fit(X, actions + len(ACTIONS), rewards)

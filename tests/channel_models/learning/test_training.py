@@ -231,8 +231,10 @@ def test_policy_training_gets_the_time_split_and_is_gated(frames, monkeypatch):
         confidence,
         reward_model,
         propensity_model,
+        pending,
     ):
         seen.update(
+            pending=pending,
             reward_model=reward_model,
             train=train_part,
             evaluate=evaluate,
@@ -251,8 +253,12 @@ def test_policy_training_gets_the_time_split_and_is_gated(frames, monkeypatch):
     )
     active = {"policy": Loaded(7, 2, None, {})}
     enough = {"policy": DataFacts(first_abandoned_at=NOW - timedelta(days=30), carts=10**4, conversions=10**3)}
-    candidates = train(decisions, carts, labels.head(0), active=active, seed=5, facts_by_kind=enough)
+    open_carts = object()  # the open carts' decisions go to the policy's trainer as they are
+    candidates = train(
+        decisions, carts, labels.head(0), active=active, seed=5, facts_by_kind=enough, pending=open_carts
+    )
     policy = candidates["policy"]
+    assert seen["pending"] is open_carts
     assert seen["train"]["decided_at"].max() < seen["evaluate"]["decided_at"].min()
     assert len(seen["train"]) + len(seen["evaluate"]) == len(decisions)
     passed = (seen["seed"], seen["active"], seen["epsilon"], seen["lift"], seen["reward"], seen["confidence"])

@@ -55,7 +55,7 @@ async def test_retrain_shows_progress_and_each_models_outcome(cli_env, dev_env):
     assert "5/5" in result.output
     assert "completed" in result.output  # the bar ends full
     assert "Retraining completed (1,234 logged decisions)" in result.output
-    assert "56 decisions left out: their carts' attribution window is still open" in result.output
+    assert "56 decisions of carts whose attribution window is still open" in " ".join(result.output.split())
     lines = result.output.splitlines()
     assert any("policy" in line and "promoted" in line and "v3" in line and "beats v2" in line for line in lines)
     assert any("reason" in line and "skipped" in line and "needs 40 labels" in line for line in lines)

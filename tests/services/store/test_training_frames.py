@@ -166,6 +166,21 @@ def test_carts_whose_attribution_window_is_open_are_left_out_even_when_recovered
     assert list(frames.decisions["cart_id"]) == [key("old_lost")]
     assert list(frames.carts["cart_id"]) == [key("old_lost")]
     assert (frames.open_decisions, frames.open_carts) == (3, 2)
+    # ...but what is known of them comes as partial outcomes: new_won's order came after both
+    # touches, new_running's not yet; the closed recoveries' delays (none here: old_lost was lost)
+    pending = frames.pending.decisions
+    assert [(c, t, r) for c, t, r in pending[["cart_id", "touch", "reward"]].itertuples(index=False)] == [
+        (key("new_won"), 1, 1.0),
+        (key("new_won"), 2, 1.0),
+        (key("new_running"), 1, 0.0),
+    ]
+    assert list(pending["decided_h"]) == [1.0, 10.0, 1.0]
+    assert list(pending["elapsed_h"]) == [50.0, 50.0, 30.0]
+    assert list(pending.columns[: len(frames.decisions.columns)]) == list(frames.decisions.columns)
+    assert len(frames.pending.recovered_h) == 0
+    later = load_frames(engine, until=T0 + 230 * H, closed_before=T0 + 110 * H)  # new_won's window closed
+    assert list(later.pending.decisions["cart_id"]) == [key("new_running")]
+    assert list(later.pending.recovered_h) == [12.0]  # new_won: ordered 12 h after it was left
     everything = load_frames(engine, until=T0 + 150 * H)  # without the cut: the ended journeys
     assert sorted(everything.carts["cart_id"]) == sorted([key("new_won"), key("old_lost")])
     assert (everything.open_decisions, everything.open_carts) == (1, 1)
