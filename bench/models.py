@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,8 +38,10 @@ from channel_models.policy import Planner  # noqa: E402
 from channel_models.registry.model_set import LoadedModel, ModelSet  # noqa: E402
 from channel_models.registry.model_status import Thresholds  # noqa: E402
 from channel_models.simulator import SyntheticShop, run_journeys  # noqa: E402
+from services.core.clock import utc  # noqa: E402
 from services.store.db import make_engine  # noqa: E402
 
+WINDOW_HOURS = 120.0  # CR_ATTRIBUTION_WINDOW_HOURS' default
 OPEN = Thresholds(min_days=0, min_carts=0, min_conversions=0, min_labels=0, overdue_hours=48, stale_hours=48)
 
 
@@ -52,10 +54,13 @@ def retrain_in_this_process(path: str) -> None:
         return time.perf_counter(), time.process_time()
 
     engine = make_engine(f"sqlite:///{path}", create=False)
+    with engine.connect() as connection:  # the retraining runs just after the last decision
+        last = connection.exec_driver_sql("SELECT MAX(decided_at) FROM decisions").scalar_one()
+    now = utc(datetime.fromisoformat(str(last))) + timedelta(seconds=1)
     (w0, c0) = clock()
-    frames = load_frames(engine)
+    # as the activity does: closed carts, and the open ones' decisions as partial outcomes
+    frames = load_frames(engine, until=now, closed_before=now - timedelta(hours=WINDOW_HOURS))
     (w1, c1) = clock()
-    now = frames.decisions["decided_at"].max().to_pydatetime() + timedelta(days=6)
     candidates = train_models(
         frames.decisions,
         frames.carts,
@@ -66,6 +71,7 @@ def retrain_in_this_process(path: str) -> None:
         epsilon=0.1,
         min_incentive_lift=0.02,
         reward="recoveries",
+        pending=frames.pending,
     )
     (w2, c2) = clock()
     sizes = {c.kind: len(dump_artifact(c.model, b"bench-key")[0]) for c in candidates if c.model is not None}
@@ -75,6 +81,7 @@ def retrain_in_this_process(path: str) -> None:
         json.dumps(
             {
                 "decisions": len(frames.decisions),
+                "open_decisions": frames.open_decisions,
                 "carts": len(frames.carts),
                 "labels": len(frames.labels),
                 "load_s": [w1 - w0, c1 - c0],
@@ -128,7 +135,10 @@ def main(args) -> None:
         if out.returncode != 0:
             raise SystemExit(out.stderr[-3000:])
         figures = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"\nretraining on {figures['decisions']} decisions, {figures['carts']} carts, {figures['labels']} labels:")
+    print(
+        f"\nretraining on {figures['decisions']} decisions (and {figures['open_decisions']} of carts whose window is"
+        f" open, as partial outcomes), {figures['carts']} carts, {figures['labels']} labels:"
+    )
     for step in ("load", "train", "store"):
         wall, cpu = figures[f"{step}_s"]
         print(f"  {step:5s} {wall:6.1f} s wall, {cpu:6.1f} s CPU")
