@@ -32,6 +32,7 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.service import RPCError
 
+from channel_models.economics import Economics
 from channel_models.learning.challenger import Verdict, challenge
 from channel_models.learning.training import Candidate, train_models
 from channel_models.registry.artifacts import dump_artifact, library_versions
@@ -147,6 +148,7 @@ class TrainingActivities(contracts.TrainingActivities):
             epsilon=settings.exploration,
             min_incentive_lift=settings.min_incentive_lift,
             reward=settings.reward,
+            economics=Economics.from_settings(settings),
             promotion_confidence=settings.promotion_confidence,
             facts_by_kind=facts,
             progress=training_step,

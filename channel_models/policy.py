@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from channel_models.compliance.action_mask import ActionMask
 from channel_models.context import PlanContext, TouchDecision
+from channel_models.economics import Economics
 from channel_models.learning.challenger import in_challenger_arm
 from channel_models.learning.features import encode_row, snapshot
 from channel_models.learning.learned_policy import LearnedPolicy, assess
@@ -105,6 +106,7 @@ class Planner:
         reward: str = "recoveries",
         seed: int = 0,
         challenger_share: float = 0.2,
+        economics: Economics | None = None,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -116,6 +118,7 @@ class Planner:
         self.reward = reward
         self.seed = seed
         self.challenger_share = challenger_share
+        self.economics = economics or Economics()
         self.policy = self._policy()
         self.challenger = self._challenger()
         # a learned policy is shadowed by the rule prior it is judged against: computed, logged, never sent
@@ -132,6 +135,7 @@ class Planner:
             reward=settings.reward,
             seed=settings.train_seed,
             challenger_share=settings.challenger_share,
+            economics=Economics.from_settings(settings),
         )
 
     def _policy(self):
@@ -156,6 +160,7 @@ class Planner:
             min_incentive_lift=self.min_incentive_lift,
             reward=self.reward,
             seed=self.seed,
+            economics=self.economics,
         )
 
     def challenger_for(self, ctx: PlanContext) -> LearnedPolicy | None:

@@ -8,10 +8,10 @@ For one touch it:
    (channel_models.rules.propensity);
 2. masks the actions (channel_models.compliance.action_mask) - consent, capture, quiet hours, caps, the
    deadline, and no incentive for High / Very high buckets;
-3. scores every allowed action with the RewardModel and ranks them by the objective:
-   ``recoveries`` - P(recovered); ``revenue`` - P x cart value x (1 - the incentive's cost), where
-   a discount costs ``discount_share`` of the cart value (10 % by default) and free shipping a
-   flat ``free_shipping_share`` of it (5 % by default: a typical parcel on a typical cart);
+3. scores every allowed action with the reward model and ranks them by the objective
+   (channel_models.economics): ``recoveries`` - P(recovered); ``revenue`` - P x cart value x
+   (1 - the incentive's cost); ``margin`` - P x cart value x (gross margin - the incentive's
+   cost) - the channel's send cost;
 4. offers an incentive only when the best incentive action adds at least ``min_incentive_lift``
    to the estimated recovery rate of the best action without one (and, for revenue, still earns
    more after its cost), so margin is not given away to shoppers who would buy anyway;
@@ -34,6 +34,7 @@ import pandas as pd
 from channel_models.actions import ACTIONS
 from channel_models.compliance.action_mask import NO_INCENTIVE_BUCKETS, action_mask
 from channel_models.context import PlanContext, TouchDecision
+from channel_models.economics import REWARDS, Economics
 from channel_models.learning.action_matrices import allowed_matrix, score_matrix
 from channel_models.learning.features import encode_frame, encode_row, snapshot
 from channel_models.learning.rule_scores import rule_propensity
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
 N_ACTIONS = len(ACTIONS)
 PLAIN = np.array([a.incentive is None for a in ACTIONS])  # actions without an incentive
 HIGH_BUCKETS = [BUCKETS.index(b) for b in NO_INCENTIVE_BUCKETS]
-REWARDS = ("recoveries", "revenue")
 
 
 @dataclass(frozen=True)
@@ -103,16 +103,14 @@ class LearnedPolicy:
         min_incentive_lift: float = 0.02,
         reward: str = "recoveries",
         seed: int = 0,
-        discount_share: float = 0.10,
-        free_shipping_share: float = 0.05,
+        economics: Economics | None = None,
     ):
         self.models = models
         self.epsilon = epsilon
         self.min_incentive_lift = min_incentive_lift
         self.reward = reward
         self.seed = seed
-        self.discount_share = discount_share
-        self.free_shipping_share = free_shipping_share
+        self.economics = economics or Economics()
 
     # --- shared by plan() and action_probs() ---------------------------------------------------
 
@@ -123,24 +121,15 @@ class LearnedPolicy:
         check_epsilon(self.epsilon)
         if self.reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}, got {self.reward!r}")
-        for name in ("discount_share", "free_shipping_share"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be within [0, 1), got {getattr(self, name)}")
+        self.economics.check()
 
     def _model(self, kind: str) -> Any:
         loaded = getattr(self.models, kind)
         return None if loaded is None else loaded.model
 
-    def net_share(self) -> np.ndarray:
-        """What the shop keeps of the cart value, per action, after the incentive's cost."""
-        cost = {None: 0.0, "discount": self.discount_share, "free_shipping": self.free_shipping_share}
-        return np.array([1.0 - cost[a.incentive] for a in ACTIONS])
-
     def objective(self, p: np.ndarray, cart_value: np.ndarray) -> np.ndarray:
         """``(n, 60)`` objective from ``(n, 60)`` recovery probabilities."""
-        if self.reward == "recoveries":
-            return p
-        return p * np.reshape(cart_value, (-1, 1)) * self.net_share()
+        return self.economics.objective(p, cart_value, self.reward)
 
     @property
     def name(self) -> str:
@@ -208,7 +197,7 @@ class LearnedPolicy:
         chosen = ACTIONS[action]
 
         ranked = sorted(mask.allowed, key=lambda a: (-value[0, a], a))[:3]
-        unit = "P(recover)" if self.reward == "recoveries" else "expected net revenue"
+        unit = {"recoveries": "P(recover)", "revenue": "expected net revenue", "margin": "expected margin"}[self.reward]
         explanation.append(
             f"top actions by {unit}: " + ", ".join(f"{ACTIONS[a].label} {value[0, a]:.3f}" for a in ranked)
         )

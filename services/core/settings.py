@@ -117,7 +117,19 @@ class Settings(BaseSettings):
     exploration: float = Field(
         0.1, ge=0, le=1, description="share of touches given a uniformly random allowed action (logged)"
     )
-    reward: Literal["recoveries", "revenue"] = "recoveries"
+    reward: Literal["recoveries", "revenue", "margin"] = Field(
+        "recoveries", description="what a learned policy maximises (channel_models/economics.py)"
+    )
+    gross_margin: float = Field(
+        0.4, gt=0, le=1, description="share of a recovered cart's value the shop keeps, for CR_REWARD=margin"
+    )
+    send_costs: str = Field(
+        "email=0,sms=0.05,push=0,retargeting=0.01",
+        description="cost per message by channel, in the shop's currency, for CR_REWARD=margin",
+    )
+    free_shipping_cost: float = Field(
+        0.05, ge=0, lt=1, description="what free shipping costs the shop, as a share of the cart value"
+    )
     promotion_confidence: float = Field(
         0.9,
         ge=0.5,
@@ -163,6 +175,14 @@ class Settings(BaseSettings):
         from channel_models.rules.fixed_flow import parse_fixed_flow
 
         parse_fixed_flow(value)  # raises ValueError with the offending step
+        return value
+
+    @field_validator("send_costs")
+    @classmethod
+    def _send_costs_parse(cls, value: str) -> str:
+        from channel_models.economics import parse_send_costs
+
+        parse_send_costs(value)  # raises ValueError naming the channel
         return value
 
     @field_validator("shop_timezone")

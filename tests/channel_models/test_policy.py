@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from channel_models.actions import ACTIONS
+from channel_models.economics import Economics
 from channel_models.learning.learned_policy import LearnedPolicy
 from channel_models.policy import InformedRulePolicy, Planner
 from channel_models.registry.model_set import LoadedModel, ModelSet
@@ -128,8 +129,17 @@ def test_from_settings_reads_the_policy_settings():
         reward="revenue",
         train_seed=9,
         challenger_share=0.3,
+        discount_percent=20,
+        free_shipping_cost=0.07,
+        gross_margin=0.35,
+        send_costs="sms=0.06",
     )
     planner = Planner.from_settings(settings)
+    assert planner.economics == Economics(0.2, 0.07, 0.35, {"sms": 0.06})
+    learned = Planner.from_settings(
+        SimpleNamespace(**{**vars(settings), "policy": "auto"}), ModelSet(policy=LoadedModel(1, 1, object()))
+    )
+    assert learned.policy.economics == planner.economics  # what the learned policy weighs
     assert (
         planner.mode,
         planner.fixed_flow,

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from channel_models.economics import Economics
 from channel_models.learning.censoring import Pending
 from channel_models.learning.features import encode_frame
 from channel_models.learning.frames import frame_facts, label_features, time_split
@@ -254,6 +255,7 @@ def train_models(
     facts_by_kind: Mapping[str, DataFacts] | None = None,
     progress: Progress | None = None,
     pending: Pending | None = None,
+    economics: Economics | None = None,
 ) -> list[Candidate]:
     """One candidate per kind that has data, in the order propensity, reason, policy.
 
@@ -282,6 +284,7 @@ def train_models(
                 reward_model=reward_model,
                 propensity_model=_propensity_beside(candidates, active),
                 pending=pending,
+                economics=economics,
             ),
         ),
     )

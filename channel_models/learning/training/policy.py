@@ -24,7 +24,8 @@ the synthetic shop a candidate that recovered 2.4 points more than the rule prio
 needed about 20,000 logged carts to clear 90 % and would have needed roughly twice that for 95 %
 (docs/PERFORMANCE.md); shops wanting more certainty raise the setting. All DR terms share the candidate's reward model as q-hat
 (any q keeps DR unbiased with exact propensities; one shared q makes the paired terms comparable).
-With ``reward="revenue"`` values and rewards are in money: recovered cart value net of the
+With ``reward="revenue"`` or ``"margin"`` values and rewards are in money (channel_models.economics:
+for margin the gross margin kept, net of the incentive and the channel's send cost); for revenue: recovered cart value net of the
 incentive's cost, as LearnedPolicy optimises it.
 """
 
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from channel_models.economics import Economics
 from channel_models.learning.action_matrices import allowed_matrix, score_matrix
 from channel_models.learning.censoring import Pending
 from channel_models.learning.factor_model import FactorModel
@@ -169,6 +171,7 @@ def train_policy(
     max_eval_rows: int | None = 100_000,
     confidence: float = 0.9,
     pending: Pending | None = None,
+    economics: Economics | None = None,
 ) -> PolicyCandidate:
     """``active``: the Active policy's RewardModel (or LoadedModel of it, or anything with
     ``action_probs(frame, X=...)``); None compares with the logged behaviour.
@@ -197,7 +200,7 @@ def train_policy(
             False,
             f"every cart in the {len(train)} training decisions was {state}: nothing to learn yet",
         )
-    params = dict(epsilon=epsilon, min_incentive_lift=min_incentive_lift, reward=reward, seed=seed)
+    params = dict(epsilon=epsilon, min_incentive_lift=min_incentive_lift, reward=reward, seed=seed, economics=economics)
     _policy(None, None, **params).check_params(fitted=False)  # fail before the costly fitting, not after
     started = time.perf_counter()
     model = _reward_model(reward_model, seed, model_params).fit(
@@ -226,8 +229,8 @@ def train_policy(
     candidate = _policy(model, propensity_model, **params)
     greedy = _policy(model, propensity_model, **{**params, "epsilon": 0.0})
     q = candidate.objective(p, value)
-    # the logged reward on the objective's scale (money for revenue, as q is)
-    r = recovered if reward == "recoveries" else recovered * value * candidate.net_share()[actions]
+    # the logged reward on the objective's scale (money for revenue and margin, as q is)
+    r = candidate.economics.realised(recovered, value, actions, reward)
 
     metrics: dict[str, Any] = {
         "rows_train": len(train),

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from channel_models.actions import ACTIONS, action_index
+from channel_models.economics import Economics
 from channel_models.learning.features import encode_frame
 from channel_models.learning.learned_policy import LearnedPolicy
 from channel_models.learning.reward_model import RewardModel
@@ -193,11 +194,26 @@ def test_revenue_values_are_money(frames):
     result = train_policy(
         train, evaluate, seed=3, epsilon=0.1, min_incentive_lift=0.02, reward="revenue", model_params=FAST
     )
-    net = LearnedPolicy(ModelSet()).net_share()[evaluate["action"]]
+    cost = {None: 0.0, "discount": 0.10, "free_shipping": 0.05}  # the default economics
+    net = evaluate["action"].map(lambda a: 1.0 - cost[ACTIONS[a].incentive])
     expected = (evaluate["reward"] * evaluate["value"] * net).mean()
     assert result.metrics["baseline"] == pytest.approx(expected)
     assert result.metrics["reward"] == "revenue"
     assert result.metrics["candidate_dr"] > 1.0
+
+
+def test_margin_values_are_what_the_merchant_keeps(frames):
+    train, evaluate = frames
+    economics = Economics(discount_share=0.2, gross_margin=0.3, send_costs={"sms": 0.07, "email": 0.01})
+    result = train_policy(
+        train, evaluate, seed=3, min_incentive_lift=0.02, reward="margin", economics=economics, model_params=FAST
+    )
+    action = evaluate["action"].map(lambda a: ACTIONS[a])
+    share = action.map(lambda a: 0.3 - {None: 0.0, "discount": 0.2, "free_shipping": 0.05}[a.incentive])
+    sent = action.map(lambda a: {"sms": 0.07, "email": 0.01}.get(a.channel, 0.0))
+    expected = (evaluate["reward"] * evaluate["value"] * share - sent).mean()
+    assert result.metrics["baseline"] == pytest.approx(expected)
+    assert result.metrics["reward"] == "margin"
 
 
 def test_nothing_to_learn_without_both_outcomes(frames):

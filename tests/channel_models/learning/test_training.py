@@ -232,8 +232,10 @@ def test_policy_training_gets_the_time_split_and_is_gated(frames, monkeypatch):
         reward_model,
         propensity_model,
         pending,
+        economics,
     ):
         seen.update(
+            economics=economics,
             pending=pending,
             reward_model=reward_model,
             train=train_part,
@@ -253,12 +255,19 @@ def test_policy_training_gets_the_time_split_and_is_gated(frames, monkeypatch):
     )
     active = {"policy": Loaded(7, 2, None, {})}
     enough = {"policy": DataFacts(first_abandoned_at=NOW - timedelta(days=30), carts=10**4, conversions=10**3)}
-    open_carts = object()  # the open carts' decisions go to the policy's trainer as they are
+    open_carts, economics = object(), object()  # passed to the policy's trainer as they are
     candidates = train(
-        decisions, carts, labels.head(0), active=active, seed=5, facts_by_kind=enough, pending=open_carts
+        decisions,
+        carts,
+        labels.head(0),
+        active=active,
+        seed=5,
+        facts_by_kind=enough,
+        pending=open_carts,
+        economics=economics,
     )
     policy = candidates["policy"]
-    assert seen["pending"] is open_carts
+    assert (seen["pending"], seen["economics"]) == (open_carts, economics)
     assert seen["train"]["decided_at"].max() < seen["evaluate"]["decided_at"].min()
     assert len(seen["train"]) + len(seen["evaluate"]) == len(decisions)
     passed = (seen["seed"], seen["active"], seen["epsilon"], seen["lift"], seen["reward"], seen["confidence"])
