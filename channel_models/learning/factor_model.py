@@ -24,6 +24,13 @@ trees), then refitted on all of them. ``terms()`` lists the fitted coefficients 
 
 Past ``max_rows`` (100,000) the model fits on a seeded uniform sample: its design is dense (about
 250 float32 columns, 1 KB a row) and a few hundred coefficients are settled long before that.
+
+The fit is the mode of a Bayesian logistic regression (a Gaussian prior of variance C per
+standardised coefficient), and ``coef_draws_`` / ``intercept_draws_`` hold ``DRAWS`` seeded draws
+from its Laplace approximation (the Gaussian at the mode with the inverse Hessian of the negative
+log posterior as covariance): what the model is unsure of. The learned policy explores with them
+(Thompson sampling, channel_models.learning.learned_policy); ``draw_logits`` scores every action
+under every draw.
 """
 
 from __future__ import annotations
@@ -88,6 +95,7 @@ MAIN_PRIOR_SCALE = 3.0
 N_MAIN = len(FEATURE_NAMES) + len(ACTION_FACTORS)
 MIN_ROWS_TO_TUNE = 1_000  # fewer rows: the middle of C_GRID without a validation split
 CHUNK = 1 << 15  # context rows per block when scoring many
+DRAWS = 32  # posterior draws kept with the model (Thompson sampling's bank)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -155,7 +163,25 @@ class FactorModel(BaseEstimator):
         target = y[rows]
         self.C_ = self._choose_C(Z, target) if self.C is None else float(self.C)
         self.coef_, self.intercept_, self.n_iter_ = self._fit(Z, target, self.C_)
+        self.coef_draws_, self.intercept_draws_ = self._posterior_draws(Z, target)
         return self
+
+    def _posterior_draws(self, Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``DRAWS`` draws of (coefficients, intercept) from the Laplace approximation: covariance
+        the inverse of Z' W Z + I / C (W: p (1 - p) at the mode; the intercept's prior flat)."""
+        p = _sigmoid(Z @ self.coef_.astype(np.float32) + self.intercept_).astype(np.float64)
+        design = np.hstack([Z, np.ones((len(Z), 1), dtype=np.float32)])
+        weighted = design * np.sqrt(p * (1 - p))[:, None].astype(np.float32)
+        with limited_threads(1):
+            hessian = (weighted.T @ weighted).astype(np.float64)
+        prior = np.full(design.shape[1], 1.0 / self.C_)
+        prior[-1] = 1e-6
+        hessian[np.diag_indices_from(hessian)] += prior
+        # Cholesky of the precision: draws = mode + L^-T z have covariance (L L^T)^-1
+        lower = np.linalg.cholesky(hessian)
+        z = np.random.default_rng([self.seed, 7]).standard_normal((design.shape[1], DRAWS))
+        offsets = np.linalg.solve(lower.T, z).T
+        return self.coef_[None, :] + offsets[:, :-1], self.intercept_ + offsets[:, -1]
 
     def _fit(self, Z: np.ndarray, y: np.ndarray, C: float) -> tuple[np.ndarray, float, int]:
         if len(np.unique(y)) < 2:  # one outcome only: the base rate, nothing else to learn
@@ -194,14 +220,51 @@ class FactorModel(BaseEstimator):
             raise ValueError(f"expected {len(FEATURE_NAMES)} context features per row, got shape {X.shape}")
         return X
 
-    def _weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    def _weights(self, coef=None, intercept=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """(context weights, per-action constant, interaction matrix (interactions x actions),
-        intercept) on the raw design: standardisation folded in."""
-        w = self.coef_ / self.scale_
+        intercept) on the raw design: standardisation folded in (of the mode, or of a draw)."""
+        w = (self.coef_ if coef is None else coef) / self.scale_
         n, k = len(FEATURE_NAMES), len(ACTION_FACTORS)
         per_action = _FACTOR_VALUES.astype(np.float64) @ w[n : n + k]
         crossed = w[n + k :, None] * _FACTOR_VALUES.T[_I_FACTOR].astype(np.float64)
-        return w[:n], per_action, crossed, float(self.intercept_ - self.mean_ @ w)
+        return w[:n], per_action, crossed, float((self.intercept_ if intercept is None else intercept) - self.mean_ @ w)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_draw_cache", None)  # derived: rebuilt after loading, never stored
+        return state
+
+    @property
+    def has_posterior(self) -> bool:
+        """Whether posterior draws were kept (versions stored before they were have none)."""
+        return hasattr(self, "coef_draws_")
+
+    def _draw_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The draws' weights stacked: context (F, K), per action (K, 60), crossed
+        (interactions, K * 60), intercepts (K,); computed once per loaded model."""
+        cached = getattr(self, "_draw_cache", None)
+        if cached is None:
+            parts = [self._weights(c, b) for c, b in zip(self.coef_draws_, self.intercept_draws_, strict=True)]
+            cached = (  # float32: the draws are noise of their own, and scoring a slice costs half
+                np.stack([p[0] for p in parts], axis=1).astype(np.float32),
+                np.stack([p[1] for p in parts]).astype(np.float32),
+                np.concatenate([p[2] for p in parts], axis=1).astype(np.float32),
+                np.array([p[3] for p in parts], dtype=np.float32),
+            )
+            self._draw_cache = cached
+        return cached
+
+    def draw_logits(self, X: np.ndarray) -> np.ndarray:
+        """``(n, DRAWS, 60)`` log-odds (float32) of every action for every context row under every
+        posterior draw, by the same decomposition as ``all_logits``; callers score many rows in
+        blocks (a row costs DRAWS x 60 values)."""
+        X = self._checked(X)
+        w_context, per_action, crossed, intercepts = self._draw_weights()
+        chosen = X[:, _I_CONTEXT].astype(np.float32)
+        chosen[:, _I_SEEN] = chosen[:, _I_SEEN] > 0
+        base = X.astype(np.float32) @ w_context + intercepts  # (rows, K)
+        crossed_part = (chosen @ crossed).reshape(len(X), len(intercepts), len(ACTIONS))
+        return base[:, :, None] + per_action[None] + crossed_part
 
     def all_logits(self, X: np.ndarray) -> np.ndarray:
         """``(n, 60)`` log-odds of every action for every context row. The model is linear in its

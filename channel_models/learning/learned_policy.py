@@ -15,7 +15,14 @@ For one touch it:
 4. offers an incentive only when the best incentive action adds at least ``min_incentive_lift``
    to the estimated recovery rate of the best action without one (and, for revenue, still earns
    more after its cost), so margin is not given away to shoppers who would buy anyway;
-5. explores epsilon-greedily (channel_models.rules.exploration) and logs the exact probability.
+5. explores with probability epsilon and logs the exact probability of what it did. An exploring
+   draw is, half the time, Thompson sampling - one of the reward model's posterior draws
+   (FactorModel.coef_draws_) picked at random, and the action that draw ranks first - and
+   otherwise uniform over the allowed actions. So exploration goes where the model is unsure
+   which action is best, not to actions it already knows are poor, while every allowed action
+   keeps a chance (off-policy estimates need it); the probability is exact because the draws are
+   a fixed bank kept with the model. A reward model without draws (trees, or a version stored
+   before) explores uniformly.
 
 ``action_probs(frame)`` applies the same choice to logged decision rows (vectorised), giving the
 policy's probability of every action on each row for off-policy evaluation. A row's allowed
@@ -53,6 +60,8 @@ if TYPE_CHECKING:
 N_ACTIONS = len(ACTIONS)
 PLAIN = np.array([a.incentive is None for a in ACTIONS])  # actions without an incentive
 HIGH_BUCKETS = [BUCKETS.index(b) for b in NO_INCENTIVE_BUCKETS]
+POSTERIOR_SHARE = 0.5  # of exploring draws: Thompson sampling from the posterior; the rest uniform
+BLOCK = 2_048  # rows scored under every posterior draw at once
 
 
 @dataclass(frozen=True)
@@ -131,6 +140,26 @@ class LearnedPolicy:
         """``(n, 60)`` objective from ``(n, 60)`` recovery probabilities."""
         return self.economics.objective(p, cart_value, self.reward)
 
+    def exploration_weights(self, X: np.ndarray, allowed: np.ndarray, cart_value: np.ndarray) -> np.ndarray | None:
+        """``(n, 60)`` distribution of an exploring draw on each row: POSTERIOR_SHARE on the share
+        of posterior draws under which each action ranks first, the rest uniform over the allowed
+        actions; None when the reward model keeps no posterior draws (explore uniformly)."""
+        model = self._model("policy")
+        if not getattr(model, "has_posterior", False):
+            return None
+        k = allowed.sum(axis=1, keepdims=True)
+        shares = np.zeros(allowed.shape)
+        for start in range(0, len(X), BLOCK):
+            logits = model.draw_logits(X[start : start + BLOCK])
+            rows, draws, _ = logits.shape
+            p = (1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))).reshape(rows * draws, N_ACTIONS).astype(np.float64)
+            ok = np.repeat(allowed[start : start + BLOCK], draws, axis=0)
+            value = self.objective(p, np.repeat(cart_value[start : start + BLOCK], draws))
+            best, *_ = choose(p, np.where(ok, value, -np.inf), ok, self.min_incentive_lift)
+            np.add.at(shares[start : start + BLOCK], (np.repeat(np.arange(rows), draws), best), 1.0 / draws)
+        uniform = np.where(allowed, 1.0 / np.maximum(k, 1), 0.0)
+        return np.where(k > 0, (1 - POSTERIOR_SHARE) * uniform + POSTERIOR_SHARE * shares, 0.0)
+
     @property
     def name(self) -> str:
         policy = self.models.policy
@@ -192,7 +221,10 @@ class LearnedPolicy:
         value = self.objective(p, np.array([ctx.cart_value]))
         greedy, plain, incentive, gives = (int(v[0]) for v in choose(p, value, allowed, self.min_incentive_lift))
         epsilon = float(self.epsilon)
-        action, probability, explored = epsilon_greedy(greedy, mask.allowed, epsilon, exploration_draws(ctx, self.seed))
+        guided = self.exploration_weights(x.reshape(1, -1), allowed, np.array([ctx.cart_value])) if epsilon else None
+        weights = None if guided is None else guided[0, list(mask.allowed)]
+        draws = exploration_draws(ctx, self.seed)
+        action, probability, explored = epsilon_greedy(greedy, mask.allowed, epsilon, draws, weights)
         send_at, hold_why = mask.send_at(action)
         chosen = ACTIONS[action]
 
@@ -203,8 +235,9 @@ class LearnedPolicy:
         )
         explanation.append(self._incentive_line(p[0], plain, incentive, gives, allowed[0]))
         if explored:
+            how = "uniformly" if weights is None else "from the reward model's posterior mixed with a uniform draw"
             explanation.append(
-                f"exploration: {chosen.label} drawn uniformly from "
+                f"exploration: {chosen.label} drawn {how} over "
                 f"{len(mask.allowed)} allowed actions (probability {probability:.3f})"
             )
         else:
@@ -270,7 +303,11 @@ class LearnedPolicy:
         value = self.objective(p, values.to_numpy(dtype=np.float64))
         greedy, *_ = choose(np.nan_to_num(p), np.where(allowed, value, -np.inf), allowed, self.min_incentive_lift)
         k = allowed.sum(axis=1, keepdims=True)
-        probs = np.where(allowed, self.epsilon / np.maximum(k, 1), 0.0)
+        guided = self.exploration_weights(X, allowed, values.to_numpy(dtype=np.float64)) if self.epsilon else None
+        if guided is None:
+            probs = np.where(allowed, self.epsilon / np.maximum(k, 1), 0.0)
+        else:
+            probs = self.epsilon * guided
         has = k[:, 0] > 0
         probs[np.flatnonzero(has), greedy[has]] += 1.0 - self.epsilon
         return probs

@@ -17,7 +17,10 @@ could break a limit the base enforces (max touches, the deadline).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import replace
+
+import numpy as np
 
 from channel_models.actions import ACTIONS
 from channel_models.compliance.action_mask import ActionMask, action_mask
@@ -45,16 +48,28 @@ def check_epsilon(epsilon: float) -> float:
 
 
 def epsilon_greedy(
-    greedy: int, allowed: tuple[int, ...], epsilon: float, draws: tuple[float, float]
+    greedy: int,
+    allowed: tuple[int, ...],
+    epsilon: float,
+    draws: tuple[float, float],
+    weights: Sequence[float] | np.ndarray | None = None,
 ) -> tuple[int, float, bool]:
-    """``(action, its exact probability, explored)``; ``greedy`` must be one of ``allowed``."""
+    """``(action, its exact probability, explored)``; ``greedy`` must be one of ``allowed``.
+    ``weights`` (one per allowed action, summing to 1): the exploring draw's distribution, uniform
+    when None."""
     if greedy not in allowed:
         raise ValueError(f"greedy action {greedy} is not allowed")
     k = len(allowed)
     explore, pick = draws
     explored = explore < epsilon
-    action = allowed[min(int(pick * k), k - 1)] if explored else greedy
-    return action, (1.0 - epsilon) * (action == greedy) + epsilon / k, explored
+    if weights is None:
+        index = min(int(pick * k), k - 1)
+    else:
+        cumulative = np.cumsum(weights)
+        index = min(int(np.searchsorted(cumulative, pick * cumulative[-1], side="right")), k - 1)
+    action = allowed[index] if explored else greedy
+    share = 1.0 / k if weights is None else float(weights[allowed.index(action)])
+    return action, (1.0 - epsilon) * (action == greedy) + epsilon * share, explored
 
 
 def base_action(decision: TouchDecision, mask: ActionMask) -> int | None:

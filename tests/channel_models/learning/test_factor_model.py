@@ -118,3 +118,25 @@ def test_rejects_what_it_cannot_learn_from():
         FactorModel().predict(X, actions)
     only_lost = FactorModel().fit(X, actions, np.zeros(len(X)))
     assert np.all(only_lost.predict(X, actions) < 0.01)
+
+
+def test_posterior_draws_centre_on_the_fit_and_narrow_with_data():
+    spread = {}
+    for n in (2_000, 30_000):
+        X, actions, rewards = planted(n, seed=1)
+        model = FactorModel(seed=2).fit(X, actions, rewards)
+        logits = model.draw_logits(X[:300])
+        assert logits.shape == (300, len(model.intercept_draws_), len(ACTIONS))
+        assert np.abs(logits.mean(axis=1) - model.all_logits(X[:300])).mean() < 0.1
+        spread[n] = float(logits.std(axis=1).mean())
+    assert spread[30_000] < spread[2_000] / 2.5  # about 1 / sqrt(15) of it
+
+
+def test_posterior_draws_are_seeded_and_stored_with_the_model(fitted):
+    model, (X, actions, rewards) = fitted
+    again = FactorModel(seed=2).fit(X, actions, rewards)
+    np.testing.assert_array_equal(again.coef_draws_, model.coef_draws_)
+    model.draw_logits(X[:5])  # builds the derived cache, which is never stored
+    loaded = load_artifact(*dump_artifact(model, b"k" * 32), b"k" * 32)
+    assert not hasattr(loaded, "_draw_cache")
+    np.testing.assert_allclose(loaded.draw_logits(X[:50]), model.draw_logits(X[:50]))

@@ -9,6 +9,7 @@ from channel_models.actions import ACTIONS, action_index
 from channel_models.compliance.action_mask import action_mask
 from channel_models.context import Reachability
 from channel_models.economics import Economics
+from channel_models.learning.factor_model import FactorModel
 from channel_models.learning.features import FEATURE_NAMES, snapshot
 from channel_models.learning.learned_policy import LearnedPolicy
 from channel_models.learning.reward_model import RewardModel
@@ -78,6 +79,17 @@ def random_model():
     actions = rng.integers(0, len(ACTIONS), n)
     logit = -1.2 + 0.7 * np.cos(actions) + 0.6 * X[:, 0] * (actions % 3 == 1) + 0.3 * X[:, 1]
     return RewardModel(seed=0, max_iter=25, n_threads=1).fit(X, actions, rng.random(n) < 1 / (1 + np.exp(-logit)))
+
+
+@pytest.fixture(scope="module")
+def factor_model():
+    """A FactorModel fitted on few rows: its posterior draws disagree, so Thompson sampling explores."""
+    rng = np.random.default_rng(6)
+    n = 1500
+    X = np.abs(rng.normal(size=(n, len(FEATURE_NAMES))))
+    actions = rng.integers(0, len(ACTIONS), n)
+    logit = -1.5 + 0.8 * np.array([a.channel == "sms" for a in ACTIONS])[actions] * X[:, 0]
+    return FactorModel(seed=1).fit(X, actions, (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float))
 
 
 # --- incentives ---------------------------------------------------------------------------------
@@ -250,8 +262,9 @@ def logged_frame(target, contexts):
 
 
 @pytest.mark.parametrize("reward", ["recoveries", "revenue", "margin"])
-def test_action_probs_on_logged_rows_match_what_plan_decided(random_model, reward):
-    target = policy(random_model, epsilon=0.25, lift=0.01, reward=reward, seed=3)
+@pytest.mark.parametrize("model", ["random_model", "factor_model"])  # uniform / Thompson exploration
+def test_action_probs_on_logged_rows_match_what_plan_decided(model, reward, request):
+    target = policy(request.getfixturevalue(model), epsilon=0.25, lift=0.01, reward=reward, seed=3)
     frame = logged_frame(target, random_contexts(150, seed=1))
     probs = target.action_probs(frame)
     rows = np.arange(len(frame))
@@ -287,3 +300,28 @@ def test_the_vectorised_cold_start_propensity_is_the_rule_priors():
     frame = pd.DataFrame([snapshot(ctx) for ctx in ctxs])
     expected = [self_recovery_propensity(ctx) for ctx in ctxs]
     np.testing.assert_allclose(rule_propensity(frame), expected, rtol=1e-12)
+
+
+def test_thompson_exploration_goes_where_the_posterior_puts_the_best_action_and_keeps_every_action_possible():
+    from tests.channel_models.learning.test_factor_model import MOBILE, planted
+
+    X, actions, rewards = planted(30_000, seed=3)  # SMS works on mobile, e-mail on desktop
+    target = policy(FactorModel(seed=1).fit(X, actions, rewards), epsilon=0.1)
+    contexts = np.zeros((2, len(FEATURE_NAMES)))
+    contexts[0, MOBILE] = 1.0
+    allowed = np.ones((2, len(ACTIONS)), dtype=bool)
+    weights = target.exploration_weights(contexts, allowed, np.array([50.0, 50.0]))
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    assert weights.min() >= 0.5 / len(ACTIONS)  # the uniform half: every allowed action stays possible
+    sms = np.array([a.channel == "sms" for a in ACTIONS])
+    email = np.array([a.channel == "email" for a in ACTIONS])
+    assert weights[0, sms].sum() > 0.6 > 0.25  # mobile: most exploring draws try SMS (uniform: a quarter)
+    assert weights[1, email].sum() > 0.6
+
+
+def test_a_reward_model_without_posterior_draws_explores_uniformly(random_model):
+    target = policy(random_model, epsilon=1.0)
+    decision = target.plan(make_ctx())
+    assert target.exploration_weights(np.zeros((1, len(FEATURE_NAMES))), np.ones((1, 60), bool), np.ones(1)) is None
+    assert decision.action_propensity == pytest.approx(1 / len(decision.allowed_actions))
+    assert any("drawn uniformly" in line for line in decision.explanation)
