@@ -115,7 +115,10 @@ class Settings(BaseSettings):
         "email@4h,email@24h", description="channel@delay after abandonment, per touch, for CR_POLICY=fixed"
     )
     exploration: float = Field(
-        0.1, ge=0, le=1, description="share of touches given a uniformly random allowed action (logged)"
+        0.1,
+        ge=0,
+        le=1,
+        description="share of touches that explore (uniformly, or by Thompson sampling under a learned policy)",
     )
     reward: Literal["recoveries", "revenue", "margin"] = Field(
         "recoveries", description="what a learned policy maximises (channel_models/economics.py)"
