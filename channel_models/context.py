@@ -52,6 +52,21 @@ class PlanContext:
     feature_window_days: float = 90.0
     # channel -> (sent, clicked, recovered) for this customer's earlier carts, within the window
     engagement: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
+    # incentives sent to this shopper (any cart, any customer record sharing an address) within
+    # the cap's days, and the cap (0: none): a shopper who abandons to fish for codes gets one
+    incentives_received: int = 0
+    incentive_cap: int = 0
+    incentive_cap_days: float = 30.0
+
+    @property
+    def incentives_capped(self) -> str | None:
+        """Why no incentive may go to this shopper now, or None when the cap allows one."""
+        if self.incentive_cap <= 0 or self.incentives_received < self.incentive_cap:
+            return None
+        return (
+            f"{self.incentives_received} incentive(s) sent to this shopper in the last "
+            f"{self.incentive_cap_days:g} days (cap {self.incentive_cap})"
+        )
 
 
 @dataclass(frozen=True)

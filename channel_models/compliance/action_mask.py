@@ -8,8 +8,10 @@ plain English, for the decision log and the reports:
 2. deadline - the planned time must not pass the attribution deadline, and neither may the time
    quiet hours and frequency caps hold it to (channel_models.compliance.send_window); a held time is checked
    against the channel rules again, since a hold can push an SMS out of its 48 h window;
-3. incentive - only incentives whose code the shop configured (``ctx.incentives_available``), and
-   none for the propensity buckets High / Very high (they would buy anyway: margin given away).
+3. incentive - only incentives whose code the shop configured (``ctx.incentives_available``),
+   none to a shopper who has had the cap's incentives within its days (``ctx.incentives_capped``:
+   abandoning again is not a way to collect codes), and none for the propensity buckets High /
+   Very high (they would buy anyway: margin given away).
    A policy may also switch incentives off altogether (``incentives_allowed=False``).
 
 Every policy chooses among ``ActionMask.allowed`` only: masked actions are removed, never just
@@ -78,6 +80,8 @@ def _incentive_problems(ctx: PlanContext, bucket: str, incentives_allowed: bool)
             problems[incentive] = "this policy offers no incentives"
         elif incentive not in ctx.incentives_available:
             problems[incentive] = f"no {incentive.replace('_', ' ')} code configured"
+        elif ctx.incentives_capped:
+            problems[incentive] = ctx.incentives_capped
         elif bucket in NO_INCENTIVE_BUCKETS:
             problems[incentive] = f"propensity {bucket}: likely to buy anyway"
     return problems

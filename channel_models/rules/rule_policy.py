@@ -103,6 +103,8 @@ class RulePolicy:
             return None, "no incentive: first touch, a reminder often suffices"
         if bucket in NO_INCENTIVE_BUCKETS:
             return None, f"no incentive: propensity {bucket}, likely to buy anyway"
+        if ctx.incentives_capped:
+            return None, f"no incentive: {ctx.incentives_capped}"
         matching = REASON_INCENTIVE.get(reason)
         if matching in ctx.incentives_available:
             return matching, f"incentive {matching}: addresses the {reason} reason"

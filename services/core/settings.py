@@ -130,6 +130,10 @@ class Settings(BaseSettings):
         "email=0,sms=0.05,push=0,retargeting=0.01",
         description="cost per message by channel, in the shop's currency, for CR_REWARD=margin",
     )
+    incentive_cap: int = Field(
+        1, ge=0, le=1000, description="incentives one shopper may receive within CR_INCENTIVE_CAP_DAYS (0: no cap)"
+    )
+    incentive_cap_days: float = Field(30.0, gt=0, le=3650, description="the incentive cap's period")
     free_shipping_cost: float = Field(
         0.05, ge=0, lt=1, description="what free shipping costs the shop, as a share of the cart value"
     )

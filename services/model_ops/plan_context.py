@@ -45,7 +45,8 @@ def build_plan_context(
                 captured=any(k in kinds_held for k in kinds), consent=consent.get(channel)
             )
     where = _whereabouts(session, cart)
-    sent = _sent_history(session, cart, now)
+    sharers = _address_sharers(session, cart)
+    sent = _sent_history(session, cart, now, sharers)
     signals = Counter() if compliance_only else Counter(run(session, prepared.signal_kinds, cart_id=cart.id).scalars())
     previous = tuple(run(session, prepared.channels_sent_before, cart_id=cart.id, touch=touch).scalars())
     incentives = tuple(
@@ -88,6 +89,9 @@ def build_plan_context(
         customer_events=history.events,
         feature_window_days=settings.feature_window_days,
         engagement=history.engagement,
+        incentives_received=_incentives_received(session, settings, cart, now, sharers),
+        incentive_cap=settings.incentive_cap,
+        incentive_cap_days=settings.incentive_cap_days,
     )
 
 
@@ -134,7 +138,35 @@ def _engagement(session: Session, cart_ids: list[str]) -> dict[str, tuple[int, i
 HISTORY = timedelta(days=2)  # longer than any cap
 
 
-def _sent_history(session: Session, cart: Cart, now: datetime) -> list[tuple[str, datetime, str]]:
+def _address_sharers(session: Session, cart: Cart) -> dict[str, set[str]]:
+    """kind -> the customers (this one included) holding the same e-mail / phone / device token."""
+    sharers: dict[str, set[str]] = {kind: set() for kind in SHARED_ADDRESS.values()}
+    if cart.customer_id:
+        for customer_id, kind in run(
+            session, prepared.address_sharers, customer_id=cart.customer_id, kinds=list(sharers)
+        ):
+            sharers[kind].add(customer_id)
+    return sharers
+
+
+def _incentives_received(
+    session: Session, settings: Settings, cart: Cart, now: datetime, sharers: dict[str, set[str]]
+) -> int:
+    """Incentives sent within the cap's days to this shopper: their carts, this cart, and the carts
+    of every customer record sharing one of their addresses (a guest checkout with the same e-mail
+    is the same shopper fishing for another code)."""
+    if settings.incentive_cap <= 0:
+        return 0
+    since = now - timedelta(days=settings.incentive_cap_days)
+    if not cart.customer_id:
+        return int(run(session, prepared.incentives_sent_for_cart, cart_id=cart.id, since=since).scalar_one())
+    customers = sorted({cart.customer_id}.union(*sharers.values()))
+    return int(run(session, prepared.incentives_sent_to_customers, customers=customers, since=since).scalar_one())
+
+
+def _sent_history(
+    session: Session, cart: Cart, now: datetime, sharers: dict[str, set[str]]
+) -> list[tuple[str, datetime, str]]:
     """(channel, sent_at, cart id) of what reached this customer's addresses lately: their own
     messages, and those of any other customer holding the same e-mail (for e-mail), phone (SMS) or
     device token (push) - caps protect an inbox, not a record (README, "Who is who"). A guest
@@ -144,9 +176,6 @@ def _sent_history(session: Session, cart: Cart, now: datetime) -> list[tuple[str
     if not cart.customer_id:
         rows = run(session, prepared.sent_for_cart, cart_id=cart.id, since=since)
         return [(channel, utc(at), cart_id) for channel, at, cart_id in rows if at is not None]
-    sharers: dict[str, set[str]] = {kind: set() for kind in SHARED_ADDRESS.values()}
-    for customer_id, kind in run(session, prepared.address_sharers, customer_id=cart.customer_id, kinds=list(sharers)):
-        sharers[kind].add(customer_id)
     customers = sorted({cart.customer_id}.union(*sharers.values()))
     rows = run(session, prepared.sent_to_customers, customers=customers, since=since)
     return [

@@ -24,6 +24,7 @@ from services.store.tables import (
     ConsentRecord,
     Contact,
     Customer,
+    Decision,
     Message,
     Order,
     Outcome,
@@ -269,6 +270,30 @@ def sent_to_customers(_d):
             m.c.sent_at >= bindparam("since"),
         )
     )
+
+
+def _incentives_sent(which):
+    m, d = Message.__table__, Decision.__table__
+    return (
+        select(func.count())
+        .select_from(m.join(d, d.c.id == m.c.decision_id))
+        .where(which, m.c.status == "sent", m.c.sent_at >= bindparam("since"), d.c.incentive.is_not(None))
+    )
+
+
+def incentives_sent_to_customers(_d):
+    """How many messages carrying an incentive were sent since `since` for these customers' carts."""
+    c = Cart.__table__
+    return _incentives_sent(
+        Message.__table__.c.cart_id.in_(
+            select(c.c.id).where(c.c.customer_id.in_(bindparam("customers", expanding=True))).scalar_subquery()
+        )
+    )
+
+
+def incentives_sent_for_cart(_d):
+    """The same for one cart (a guest's, with no customer record)."""
+    return _incentives_sent(Message.__table__.c.cart_id == bindparam("cart_id"))
 
 
 def sent_for_cart(_d):

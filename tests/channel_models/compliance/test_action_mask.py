@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from channel_models.actions import ACTIONS, action_index
@@ -45,6 +46,18 @@ def test_incentives_only_when_configured_and_never_for_high_buckets():
     off = action_mask(ctx, "Very low", incentives_allowed=False)
     assert {ACTIONS[a].incentive for a in off.allowed} == {None}
     assert off.blocked["discount"] == "this policy offers no incentives"
+
+
+def test_no_incentive_to_a_shopper_who_has_had_the_caps_worth():
+    ctx = make_ctx(incentives_available=("discount", "free_shipping"), incentive_cap=2, incentive_cap_days=14)
+    assert len(action_mask(replace(ctx, incentives_received=1), "Low").allowed) == 57  # one more is fine
+    capped = action_mask(replace(ctx, incentives_received=2), "Low")
+    assert {ACTIONS[a].incentive for a in capped.allowed} == {None}
+    assert capped.blocked["discount"] == "2 incentive(s) sent to this shopper in the last 14 days (cap 2)"
+    assert (
+        action_mask(replace(ctx, incentives_received=5, incentive_cap=0), "Low").allowed
+        == action_mask(ctx, "Low").allowed
+    )  # 0: no cap
 
 
 def test_a_channel_without_consent_is_masked_at_every_delay_with_its_reason():

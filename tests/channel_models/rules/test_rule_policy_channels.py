@@ -116,6 +116,14 @@ def test_no_incentive_that_is_not_configured():
     assert POLICY.plan(replace(ctx, incentives_available=())).incentive is None
 
 
+def test_no_incentive_past_the_shoppers_cap():
+    ctx = second_touch(signal_counts={"coupon_attempt": 2}, incentive_cap=1, **LOW_PROPENSITY)
+    assert POLICY.plan(ctx).incentive == "discount"
+    decision = POLICY.plan(replace(ctx, incentives_received=1))
+    assert decision.incentive is None
+    assert "no incentive: 1 incentive(s) sent to this shopper in the last 30 days (cap 1)" in decision.explanation
+
+
 def test_last_touch_rescue_discount_for_low_propensity():
     ctx = make_ctx(touch=3, now=ABANDONED + 25 * HOURS, **LOW_PROPENSITY)
     assert POLICY.plan(ctx).incentive == "discount"

@@ -58,7 +58,9 @@ def add_order(engine, token, order_id, placed, value="15.00", customer="cust-1")
     store_event(engine, CFG, SHOP, "generic", event, placed)
 
 
-def add_message(engine, key, touch, channel, *, status="sent", clicked=None, sent_at=NOW - 10 * DAY) -> None:
+def add_message(
+    engine, key, touch, channel, *, status="sent", clicked=None, sent_at=NOW - 10 * DAY, incentive=None
+) -> None:
     with Session(engine) as session:
         decision = Decision(
             cart_id=key,
@@ -70,6 +72,7 @@ def add_message(engine, key, touch, channel, *, status="sent", clicked=None, sen
             reason_confidence=0.5,
             propensity=0.2,
             bucket="Low",
+            incentive=incentive,
         )
         session.add(decision)
         session.flush()
@@ -199,6 +202,30 @@ def test_caps_count_what_reached_a_shared_address_from_any_customer(engine):
     assert [channel for channel, _ in context(engine, second).sent_history] == ["email"]
     assert context(engine, second).journey_history == ()
     assert context(engine, loner).sent_history == ()
+
+
+def test_the_incentive_cap_counts_what_reached_the_shopper_under_any_record(engine):
+    """A shopper who got a code, then checks out again as a guest with the same e-mail, is the
+    same shopper: the cap (1 in 30 days by default) holds the second code back."""
+    first = add_cart(engine, "first", NOW - 3 * DAY, customer="first", email="fisher@example.com")
+    add_message(engine, first, 1, "email", sent_at=NOW - 2 * DAY - timedelta(hours=1))
+    add_message(engine, first, 2, "email", sent_at=NOW - 2 * DAY, incentive="discount")
+    add_message(engine, first, 3, "email", status="failed", incentive="free_shipping")  # never reached them
+    guest = add_cart(engine, "guest", NOW - DAY, customer="guest-2", email="Fisher@Example.com")
+    loner = add_cart(engine, "loner", NOW - DAY, customer="loner")
+    ctx = context(engine, guest)
+    assert (ctx.incentives_received, ctx.incentive_cap, ctx.incentive_cap_days) == (1, 1, 30)
+    assert ctx.incentives_capped == "1 incentive(s) sent to this shopper in the last 30 days (cap 1)"
+    assert context(engine, first).incentives_received == 1  # their own cart counts too
+    assert context(engine, loner).incentives_received == 0
+    assert context(engine, guest, now=NOW + 29 * DAY).incentives_capped is None  # 31 days on
+    with Session(engine) as session:  # a cart without a customer record: its own touches
+        cart = session.get(Cart, loner)
+        cart.customer_id = None
+        session.add(cart)
+        session.commit()
+    add_message(engine, loner, 2, "sms", sent_at=NOW - DAY, incentive="discount")
+    assert context(engine, loner).incentives_received == 1
 
 
 def test_every_plan_context_query_reads_through_an_index(sqlite_engine):
