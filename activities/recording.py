@@ -14,7 +14,6 @@ from services.core.settings import Settings
 from services.model_ops.plan_context import build_plan_context
 from services.store.carts import mark_abandoned
 from services.store.frames.feature_rows import feature_row
-from services.store.frames.reason_labels import record_recovery_label
 from services.store.tables import Cart, Decision, Message, Order, Outcome
 from workflows import contracts
 from workflows.types import AbandonmentRecord, OutcomeRecord
@@ -81,14 +80,11 @@ class RecordingActivities(contracts.RecordingActivities):
             attributed = None
             if record.attributed_touch is not None:
                 attributed = session.exec(
-                    select(Message.channel, Message.decision_id, Message.template).where(
+                    select(Message.channel, Message.decision_id).where(
                         Message.cart_id == cart.id, Message.touch == record.attributed_touch, Message.status == "sent"
                     )
                 ).first()
                 outcome.attributed_channel = attributed[0] if attributed else None
-            if record.status == "recovered" and attributed is not None:
-                # a recovery by a message written for one reason labels the cart with it
-                record_recovery_label(session, cart.id, attributed[2], from_ts(record.at))
             # The report groups a cart by the reason and bucket of the decision behind the
             # recovering touch, else by its first decision's (set while planning).
             decision = session.get(Decision, attributed[1]) if attributed else None

@@ -12,6 +12,7 @@ from channel_models.learning.frames import RATE_DAYS
 from channel_models.registry.model_status import DataFacts
 from channel_models.vocabulary import MODEL_KINDS
 from services.core.clock import utc
+from services.store.frames.reason_labels import SURVEY
 from services.store.tables import Cart, Decision, ModelVersion, Outcome, ReasonLabel
 
 
@@ -42,7 +43,7 @@ def data_facts(session: Session, kind: str, now: datetime) -> DataFacts:
         select(
             func.count(func.distinct(ReasonLabel.cart_id)),
             func.count(func.distinct(case((col(ReasonLabel.recorded_at) >= since, ReasonLabel.cart_id), else_=None))),
-        )
+        ).where(ReasonLabel.source == SURVEY)
     ).one()
     first = utc(first)
     span = RATE_DAYS if first is None else max(1.0, min(RATE_DAYS, (now - first).total_seconds() / 86400))

@@ -46,7 +46,8 @@ def test_data_facts_count_ended_journeys_conversions_and_labels(journeys):
         facts = data_facts(s, "policy", NOW)
     assert facts.first_abandoned_at == T0
     assert facts.last_decision_at == T0 + 2 * H  # the newest decision recorded (g's)
-    assert (facts.carts, facts.conversions, facts.labels) == (8, 5, 4)  # a, b, c, d, f, g, h, late; labels per cart
+    # a, b, c, d, f, g, h, late; labels: the shoppers' answers (a, d, late), per cart
+    assert (facts.carts, facts.conversions, facts.labels) == (8, 5, 3)
     assert (facts.carts_per_day, facts.conversions_per_day, facts.labels_per_day) == (1 / 14, 1 / 14, 1 / 14)
     assert facts.last_training_at is None
     assert facts.last_training_ok is None
