@@ -68,10 +68,14 @@ class Economics:
         if not 0.0 < self.gross_margin <= 1.0:
             raise ValueError(f"gross_margin must be within (0, 1], got {self.gross_margin}")
 
+    def incentive_costs(self) -> dict[str, float]:
+        """Each incentive's cost as a share of the cart value."""
+        return {"discount": self.discount_share, "free_shipping": self.free_shipping_share}
+
     def incentive_share(self) -> np.ndarray:
         """Per action, the share of the cart value its incentive costs."""
-        cost = {None: 0.0, "discount": self.discount_share, "free_shipping": self.free_shipping_share}
-        return np.array([cost[a.incentive] for a in ACTIONS])
+        cost = self.incentive_costs()
+        return np.array([0.0 if a.incentive is None else cost[a.incentive] for a in ACTIONS])
 
     def send_cost(self) -> np.ndarray:
         """Per action, what sending its message costs."""

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from channel_models.economics import Economics
 from services.core.bounds import SHOP_FILTER_PATTERN, Moment
 from services.core.settings import Settings
 from services.ingest.journeys import Journeys
@@ -63,9 +64,11 @@ async def report_scope(
 ScopeDep = Annotated[ReportScope, Depends(report_scope)]
 
 
-async def load_report(engine: Engine, scope: ReportScope) -> dict:
+async def load_report(engine: Engine, scope: ReportScope, settings: Settings) -> dict:
+    costs = Economics.from_settings(settings).incentive_costs()
+
     def load():
         with Session(engine) as session:
-            return recovery_report(session, scope.shop, scope.since, scope.until)
+            return recovery_report(session, scope.shop, scope.since, scope.until, costs)
 
     return await run_in_threadpool(load)

@@ -149,6 +149,7 @@ def report(
     """The recovery report's headline, read from the application database."""
     from sqlmodel import Session
 
+    from channel_models.economics import Economics
     from services.core.clock import utc
     from services.reports import recovery_report
     from services.reports.headline import headline_rows
@@ -162,9 +163,10 @@ def report(
     if start and end and start >= end:
         console.print("[red]--since must be before --until[/red]")
         raise typer.Exit(2)
-    engine = make_engine(_settings(serving=False).database_url)
+    settings = _settings(serving=False)
+    engine = make_engine(settings.database_url)
     with Session(engine) as session:
-        data = recovery_report(session, shop or None, start, end)
+        data = recovery_report(session, shop or None, start, end, Economics.from_settings(settings).incentive_costs())
     engine.dispose()
     period = f"{since or 'the start'} to {until or 'now'}" if since or until else "all time"
     table = Table(title=f"Recovery report: {shop or 'all shops'}, {period}")

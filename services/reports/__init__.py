@@ -14,7 +14,10 @@ Definitions:
   carts are never planned, so the reason and bucket splits cover treated carts, with `null` for
   carts not planned yet;
 - message splits (channel, touch, template): messages sent, and the recoveries credited to them
-  (each split adds up to the attributed recoveries and revenue).
+  (each split adds up to the attributed recoveries and revenue);
+- incentives: the attributed recoveries whose recovering message carried a code, and what the
+  codes cost by the settings' estimate (services/reports/incentives.py); the recovered revenue
+  net of it.
 
 Every number comes from a few GROUP BY queries (services/reports/carts.py, touches.py) whose
 grouped rows Python adds up; bench/reports.py times them over a million carts.
@@ -22,12 +25,15 @@ grouped rows Python adds up; bench/reports.py times them over a million carts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlmodel import Session
 
+from channel_models.economics import Economics
 from channel_models.vocabulary import BUCKETS, REASONS
 from services.reports.carts import Tally, cart_counts, median_time_to_recovery
+from services.reports.incentives import incentive_rows
 from services.reports.policies import planning_policies
 from services.reports.scope import ReportScope
 from services.reports.stats import lift, rate, ratio
@@ -37,9 +43,16 @@ __all__ = ["SPLIT_COLUMNS", "recovery_report"]
 
 
 def recovery_report(
-    session: Session, shop: str | None = None, since: datetime | None = None, until: datetime | None = None
+    session: Session,
+    shop: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    incentive_costs: Mapping[str, float] | None = None,
 ) -> dict:
+    """``incentive_costs``: each incentive's cost as a share of the order (the settings', from
+    Economics.incentive_costs; the defaults' when None)."""
     scope = ReportScope(shop, since, until)
+    incentives = incentive_rows(session, scope, incentive_costs or Economics().incentive_costs())
     counts = cart_counts(session, scope)
     touches = touch_counts(session, scope)
 
@@ -57,6 +70,11 @@ def recovery_report(
         "messaged_carts": touches.messaged_carts,
         "messages_sent": messages,
         "revenue_per_message": ratio(treated.revenue_cents / 100, messages),
+        "incentives": incentives,
+        "incentive_cost": round(float(sum(row["estimated_cost"] for row in incentives)), 2),
+        "recovered_revenue_net_of_incentives": round(
+            treated.revenue_cents / 100 - sum(row["estimated_cost"] for row in incentives), 2
+        ),
         "time_to_recovery": {
             "recoveries": treated.ttr_n,
             "median_hours": round(median_s / 3600, 2) if median_s is not None else None,
@@ -187,4 +205,5 @@ SPLIT_COLUMNS = {
     "by_bucket": list(_assessed_row("bucket", None, Tally())),
     "by_platform": list(_cart_row("platform", None, Tally(), Tally())),
     "daily": list(_daily_row("", Tally(), Tally())),
+    "incentives": ["incentive", "recovered_carts", "recovered_revenue", "estimated_cost"],
 }

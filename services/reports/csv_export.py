@@ -1,7 +1,7 @@
 """A recovery report as CSV.
 
 Without a split: one file, one section per table - `headline` (metric, value), then `channel`,
-`touch`, `template`, `reason`, `bucket`, `platform`, `daily` - each with its own header row whose
+`touch`, `template`, `reason`, `bucket`, `platform`, `daily`, `incentive` - each with its own header row whose
 first column is `section`, every row starting with its section's name, and a blank line between
 sections (so `grep '^channel,'` or a filter on the first column picks one table out).
 With a split (`?split=channel`): that table alone, as a plain CSV (no section column).
@@ -22,6 +22,7 @@ SPLITS = {
     "bucket": "by_bucket",
     "platform": "by_platform",
     "daily": "daily",
+    "incentive": "incentives",
 }
 HEADLINE = (
     "abandoned_carts",
@@ -37,6 +38,8 @@ HEADLINE = (
     "recovered_revenue",
     "average_order_value",
     "revenue_per_message",
+    "incentive_cost",
+    "recovered_revenue_net_of_incentives",
     "time_to_recovery",
 )
 

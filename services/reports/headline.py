@@ -25,6 +25,12 @@ def headline_rows(report: dict) -> list[tuple[str, str]]:
             else f"{_points(lift['estimate'])} (95% CI {_points(lift['ci95_low'])} to {_points(lift['ci95_high'])})",
         ),
         ("Recovered revenue", f"{r['recovered_revenue']:,.2f}{money}"),
+        (
+            "Incentive cost",
+            f"{r['incentive_cost']:,.2f}{money} estimated, on "
+            f"{sum(row['recovered_carts'] for row in r['incentives']):,} recoveries with a code "
+            f"(net revenue {r['recovered_revenue_net_of_incentives']:,.2f}{money})",
+        ),
         ("Average order value", _amount(r["average_order_value"], money)),
         ("Revenue per message", _amount(r["revenue_per_message"], money)),
         (

@@ -42,11 +42,12 @@ class Rows:
         touch=None,
         ttr=None,
         status=None,
+        incentives=(),
     ) -> None:
         """`sent`/`failed`: channels of the touches, in order; `plans`: (reason, bucket) of each
         touch's decision (default other / Moderate); `templates`: of the sent touches. `outcome`:
         recovered / not_recovered / None (journey still running); `touch`: the attributed touch;
-        `ttr`: seconds from abandonment to the order."""
+        `ttr`: seconds from abandonment to the order; `incentives`: of each touch's decision."""
         created = (abandoned or SINCE) - timedelta(hours=1)
         touches = [(c, "sent") for c in sent] + [(c, "failed") for c in failed]
         plans = list(plans) + [("other", "Moderate")] * (len(touches) - len(plans))
@@ -80,6 +81,7 @@ class Rows:
                 reason_confidence=0.5,
                 propensity=0.5,
                 bucket=bucket,
+                incentive=incentives[number - 1] if number <= len(incentives) else None,
             )
             self.session.add(decision)
             self.session.flush()

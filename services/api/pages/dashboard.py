@@ -91,7 +91,7 @@ async def dashboard(
         scope = scope_from_form(shop, since, to)
     except ValueError as err:
         return render_page(request, "dashboard.html", status_code=422, form=form, error=str(err), report=None)
-    report = await load_report(engine, scope)
+    report = await load_report(engine, scope, settings)
     models, timing = await run_in_threadpool(_operations, engine, settings)
     query = {k: v.isoformat() for k, v in (("since", scope.since), ("until", scope.until)) if v}
     if scope.shop:

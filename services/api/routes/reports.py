@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from services.api.auth import ViewerDep
-from services.api.deps import EngineDep, ScopeDep, load_report
+from services.api.deps import EngineDep, ScopeDep, SettingsDep, load_report
 from services.reports.csv_export import SPLITS, report_csv
 
 router = APIRouter(prefix="/v1/reports", tags=["journeys and reports"], dependencies=[ViewerDep])
@@ -17,8 +17,8 @@ router = APIRouter(prefix="/v1/reports", tags=["journeys and reports"], dependen
     "/recovery",
     summary="Recovery rate, revenue, time to recovery, lift over the holdout; by channel, touch, template, reason, bucket, platform, day",
 )
-async def get_recovery_report(engine: EngineDep, scope: ScopeDep) -> dict:
-    return await load_report(engine, scope)
+async def get_recovery_report(engine: EngineDep, scope: ScopeDep, settings: SettingsDep) -> dict:
+    return await load_report(engine, scope, settings)
 
 
 @router.get(
@@ -30,11 +30,12 @@ async def get_recovery_report(engine: EngineDep, scope: ScopeDep) -> dict:
 async def get_recovery_report_csv(
     engine: EngineDep,
     scope: ScopeDep,
+    settings: SettingsDep,
     split: str | None = Query(
         None, pattern=f"^({'|'.join(SPLITS)})$", description=f"only this section, as a plain table: {', '.join(SPLITS)}"
     ),
 ) -> Response:
-    report = await load_report(engine, scope)
+    report = await load_report(engine, scope, settings)
     name = f"recovery-{split or 'report'}.csv"
     return Response(
         report_csv(report, split),

@@ -148,6 +148,42 @@ def test_without_a_holdout_group_there_is_no_lift(engine):
     assert r["recovered_revenue"] == pytest.approx(12.34)
 
 
+def test_incentives_cost_what_their_recoveries_gave_away(engine):
+    def rows(r):
+        r.cart(
+            "d1", sent=["email", "email"], incentives=[None, "discount"], outcome="recovered", touch=2, value="100.00"
+        )
+        r.cart("d2", sent=["sms"], incentives=["discount"], outcome="recovered", touch=1, value="50.00")
+        r.cart("f1", sent=["email"], incentives=["free_shipping"], outcome="recovered", touch=1, value="80.00")
+        r.cart(
+            "plain", sent=["email", "email"], incentives=[None, "discount"], outcome="recovered", touch=1, value="70.00"
+        )
+        r.cart("unused", sent=["email"], incentives=["discount"], outcome="not_recovered")  # a code never used
+        r.cart(
+            "elsewhere",
+            shop=OTHER,
+            sent=["email"],
+            incentives=["discount"],
+            outcome="recovered",
+            touch=1,
+            value="30.00",
+        )
+
+    insert(engine, rows)
+    r = report(engine, shop=SHOP, incentive_costs={"discount": 0.2, "free_shipping": 0.1})
+    assert r["incentives"] == [
+        {"incentive": "discount", "recovered_carts": 2, "recovered_revenue": 150.0, "estimated_cost": 30.0},
+        {"incentive": "free_shipping", "recovered_carts": 1, "recovered_revenue": 80.0, "estimated_cost": 8.0},
+    ]  # "plain" came back after its first, code-less touch: its later discount cost nothing
+    assert r["incentive_cost"] == 38.0
+    assert r["recovered_revenue_net_of_incentives"] == pytest.approx(300.0 - 38.0)
+    everywhere = report(engine)  # default costs (10 % / 5 %), both shops
+    assert [(row["incentive"], row["recovered_carts"], row["estimated_cost"]) for row in everywhere["incentives"]] == [
+        ("discount", 3, 18.0),
+        ("free_shipping", 1, 4.0),
+    ]
+
+
 def test_unknown_shop_and_empty_period_give_zeros(db):
     for r in (report(db, shop="nobody"), report(db, since=UNTIL + timedelta(days=30))):
         assert_empty(r)
@@ -172,6 +208,9 @@ def assert_empty(r: dict) -> None:
         "incremental_recovery_rate": None,
         "recovered_revenue": 0.0,
         "revenue_per_message": None,
+        "incentives": [],
+        "incentive_cost": 0,
+        "recovered_revenue_net_of_incentives": 0.0,
         "average_order_value": None,
         "time_to_recovery": {"recoveries": 0, "median_hours": None, "mean_hours": None},
         "by_channel": [],

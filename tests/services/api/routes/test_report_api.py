@@ -73,7 +73,9 @@ async def test_csv_has_a_section_per_split(api):
     assert response.headers["content-type"].startswith("text/csv")
     assert 'filename="recovery-report.csv"' in response.headers["content-disposition"]
     blocks = [list(csv.reader(io.StringIO(block))) for block in response.text.strip("\n").split("\n\n")]
-    assert [block[0][0] for block in blocks] == ["section"] * 8
+    assert [block[0][0] for block in blocks] == ["section"] * 9
+    # no incentive recovered a cart in these rows: the section is its header alone
+    assert blocks.pop() == [["section", "incentive", "recovered_carts", "recovered_revenue", "estimated_cost"]]
     assert [block[1][0] for block in blocks] == [
         "headline",
         "channel",
@@ -85,7 +87,7 @@ async def test_csv_has_a_section_per_split(api):
         "daily",
     ]
     assert [len(block) - 1 for block in blocks] == [
-        18,
+        20,
         2,
         2,
         8,
@@ -93,7 +95,7 @@ async def test_csv_has_a_section_per_split(api):
         6,
         2,
         2,
-    ]  # rows per section (headline: 17 metrics + currencies)
+    ]  # rows per section (headline: 19 metrics + currencies)
     sections = {block[1][0]: [dict(zip(block[0], row)) for row in block[1:]] for block in blocks}
     headline = {row["metric"]: row["value"] for row in sections["headline"]}
     assert (headline["abandoned_carts"], headline["recovered_revenue"], headline["incremental_recovery_rate"]) == (
@@ -101,6 +103,7 @@ async def test_csv_has_a_section_per_split(api):
         "321.0",
         "0.1",
     )
+    assert (headline["incentive_cost"], headline["recovered_revenue_net_of_incentives"]) == ("0.0", "321.0")
     assert (headline["incremental_recovery_rate_ci95_low"], headline["time_to_recovery_median_hours"]) == (
         "-0.219059",
         "2.0",
@@ -173,6 +176,7 @@ async def test_dashboard_renders_for_a_viewer_with_its_charts_and_data(api):
     # "to" is inclusive: the whole of May, the same report as the JSON endpoint's
     assert data == (await api.get("/v1/reports/recovery", params=MAY)).json()
     assert "Recovered revenue</th><td>321.00 USD" in page
+    assert "Incentive cost</th><td>0.00 USD estimated, on 0 recoveries with a code (net revenue 321.00 USD)" in page
     assert 'href="/v1/reports/recovery.csv?since=2024-05-01T00%3A00%3A00%2B00%3A00&amp;until=2024-06-01' in page
 
 
