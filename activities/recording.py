@@ -88,6 +88,8 @@ class RecordingActivities(contracts.RecordingActivities):
             # The report groups a cart by the reason and bucket of the decision behind the
             # recovering touch, else by its first decision's (set while planning).
             decision = session.get(Decision, attributed[1]) if attributed else None
+            # and counts what incentives cost by the recovering touch's (services/reports/incentives.py)
+            outcome.attributed_incentive = decision.incentive if decision is not None else None
             if decision is None and cart.reason is None:
                 decision = session.exec(
                     select(Decision).where(Decision.cart_id == cart.id).order_by(col(Decision.id))

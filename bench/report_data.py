@@ -152,6 +152,8 @@ def generate_chunk(rng, start: int, n: int, total: int, first_decision: int, fir
     attr_channel = np.where(
         attributed_touch > 0, m_channel[np.minimum(touch1_message + attributed_touch - 1, len(m_channel) - 1)], ""
     )
+    # a fifth of the attributed recoveries came through a touch with a code
+    code = np.where(attributed_touch > 0, rng.choice(["", "discount", "free_shipping"], n, p=[0.8, 0.15, 0.05]), "")
     o = np.flatnonzero(finished)
     status = np.where(recovered, "recovered", "not_recovered")
     outcomes = list(
@@ -164,6 +166,7 @@ def generate_chunk(rng, start: int, n: int, total: int, first_decision: int, fir
             ["USD"] * len(o),
             [t or None for t in attributed_touch[o].tolist()],
             [c or None for c in attr_channel[o].tolist()],
+            [c or None for c in code[o].tolist()],
             sent[o].tolist(),
             [t if r else None for t, r in zip(ttr[o].tolist(), recovered[o].tolist())],
             stamps(abandon_s[o] + 120 * 3600)[:].tolist(),

@@ -70,6 +70,7 @@ OUTCOME_COLUMNS = (
     "currency",
     "attributed_touch",
     "attributed_channel",
+    "attributed_incentive",
     "touches_sent",
     "time_to_recovery_s",
     "recorded_at",

@@ -4,35 +4,29 @@ incentive, with their revenue and the estimated cost.
 Only a recovered cart costs the shop its incentive (an unused code costs nothing). The cost is an
 estimate from the settings, as the policy's objective counts it (channel_models/economics.py): a
 discount its percentage (CR_DISCOUNT_PERCENT) of the order, free shipping CR_FREE_SHIPPING_COST of
-it. One GROUP BY that starts from the recovered carts, like touches.py's credited recoveries.
+it. The recovering touch's incentive is kept on the outcome (`attributed_incentive`, set by
+record_outcome), so this is one GROUP BY over `ix_outcomes_incentive`: only the recoveries with a
+code are read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import and_, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from services.reports.carts import ATTRIBUTED
 from services.reports.scope import ReportScope
-from services.reports.touches import SENT
-from services.store.tables import Cart, Decision, Message, Outcome
+from services.store.tables import Cart, Outcome
 
 
 def incentive_rows(session: Session, scope: ReportScope, cost_shares: Mapping[str, float]) -> list[dict]:
     """One row per incentive that recovered carts: recovered carts, their revenue, the estimated
     cost (revenue x the incentive's cost share)."""
+    code = col(Outcome.attributed_incentive)
     query = (
-        select(Decision.incentive, func.count(), func.sum(Outcome.value_cents))
-        .select_from(Outcome)
-        .join(
-            Message,
-            and_(col(Message.cart_id) == col(Outcome.cart_id), col(Message.touch) == col(Outcome.attributed_touch)),
-        )
-        .join(Decision, col(Decision.id) == col(Message.decision_id))
-        .where(ATTRIBUTED, SENT, col(Decision.incentive).is_not(None))
-        .group_by(Decision.incentive)
+        select(code, func.count(), func.sum(Outcome.value_cents)).where(code.is_not(None), ATTRIBUTED).group_by(code)
     )
     if not scope.every_abandoned_cart:
         query = query.join(Cart, col(Cart.id) == col(Outcome.cart_id)).where(*scope.cart_filters())

@@ -23,7 +23,7 @@ from services.store.carts import cart_key
 from services.store.frames.feature_rows import feature_row
 from services.store.frames.reason_labels import record_survey_answer
 from services.store.frames.training_data import load_frames
-from services.store.tables import Cart, Decision, Message, ReasonLabel
+from services.store.tables import Cart, Decision, Message, Outcome, ReasonLabel
 from workflows.types import AbandonmentRecord, OutcomeRecord, PlanRequest
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -212,3 +212,23 @@ def test_a_recovery_labels_no_reason_the_shoppers_answer_stays_the_only_label(en
     sent(engine, answered, 1, "email/price@v3/A")
     recovered(engine, answered)
     assert labels(engine) == [(answered, "shipping_cost", "survey")]
+
+
+def test_the_outcome_keeps_the_recovering_touchs_incentive(engine):
+    """The report counts what incentives cost from the outcome (services/reports/incentives.py)."""
+    key = new_cart(engine)
+    sent(engine, key, 1, "email/price@v3/A")
+    sent(engine, key, 2, "email/price@v3/A")
+    with Session(engine) as session:
+        second = session.exec(select(Decision).where(Decision.cart_id == key, Decision.touch == 2)).one()
+        second.incentive = "discount"
+        session.add(second)
+        session.commit()
+    recovered(engine, key, touch=2)
+    with Session(engine) as session:
+        assert session.get(Outcome, key).attributed_incentive == "discount"
+    other = new_cart(engine, "c-3")
+    sent(engine, other, 1, "email/price@v3/A")
+    recovered(engine, other, touch=1)
+    with Session(engine) as session:
+        assert session.get(Outcome, other).attributed_incentive is None

@@ -108,6 +108,7 @@ class Rows:
                     order_id=f"o-{cart_id}" if outcome == "recovered" else None,
                     attributed_touch=touch,
                     attributed_channel=touches[touch - 1][0] if touch else None,
+                    attributed_incentive=incentives[touch - 1] if touch and touch <= len(incentives) else None,
                     touches_sent=len(sent),
                     time_to_recovery_s=ttr,
                     recorded_at=created,

@@ -157,6 +157,8 @@ class Outcome(SQLModel, table=True):
     __table_args__ = (
         # recovery report: the recovered carts with everything the report sums, without the table
         Index("ix_outcomes_report", "status", "cart_id", "attributed_touch", "value_cents", "time_to_recovery_s"),
+        # what incentives cost: only the few recoveries with a code, without the table
+        Index("ix_outcomes_incentive", "attributed_incentive", "status", "attributed_touch", "value_cents", "cart_id"),
     )
 
     cart_id: str = Field(primary_key=True, foreign_key="carts.id", max_length=32)
@@ -167,6 +169,7 @@ class Outcome(SQLModel, table=True):
     currency: str = Field(default="USD", max_length=3)
     attributed_touch: int | None = None
     attributed_channel: str | None = Field(default=None, max_length=20)
+    attributed_incentive: str | None = Field(default=None, max_length=20)  # the recovering touch's code, if any
     touches_sent: int = 0
     time_to_recovery_s: float | None = None
     reason: str | None = Field(default=None, max_length=200)
