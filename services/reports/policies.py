@@ -18,12 +18,13 @@ from services.store.tables import Cart, Decision
 def planning_policies(
     session: Session, scope: ReportScope, *, planned_carts: int, attributed_recoveries: int, days_with_carts: int
 ) -> dict:
-    rows = session.exec(
-        select(Decision.policy, func.count())
-        .join(Cart, col(Cart.id) == col(Decision.cart_id))
-        .where(*scope.cart_filters(), col(Decision.stop).is_(False))
-        .group_by(Decision.policy)
-    ).all()
+    query = select(Decision.policy, func.count()).where(col(Decision.stop).is_(False)).group_by(Decision.policy)
+    if not scope.every_abandoned_cart:
+        # Only then the join: decisions exist only for abandoned carts, so without a shop or a
+        # period every decision counts, in one pass over ix_decisions_policy (the join to two
+        # million random cart keys took 3.5 s of a million-cart report)
+        query = query.join(Cart, col(Cart.id) == col(Decision.cart_id)).where(*scope.cart_filters())
+    rows = session.exec(query).all()
     planners = dict(sorted(((policy, int(n)) for policy, n in rows), key=lambda item: (-item[1], item[0])))
     return {
         "planner": next(iter(planners), None),  # the policy that planned most of the range's touches

@@ -12,7 +12,11 @@ class Decision(SQLModel, table=True):
     """One row per planned (or stopped) touch: what the policy saw, could do, and chose."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_cart", "cart_id", "touch"),)
+    __table_args__ = (
+        Index("ix_decisions_cart", "cart_id", "touch"),
+        # recovery report: which policies planned the touches, counted in one pass over this index
+        Index("ix_decisions_policy", "policy", "stop"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     cart_id: str = Field(foreign_key="carts.id", max_length=32)
