@@ -117,4 +117,8 @@ def _operations(engine, settings) -> tuple[list[dict], dict]:
     """Each model's status line (the same as GET /v1/models and `cartrecovery status`), and how late
     the latest sends left."""
     with Session(engine) as session:
-        return models_overview(session, settings)["models"], send_timing(session, settings.time_scale)
+        models = models_overview(session, settings)["models"]
+        timing = send_timing(session, settings.time_scale)
+    for model in models:  # the badge shows the status: the line without it ("Learning: needs ..." -> "needs ...")
+        model["detail"] = model["line"].removeprefix(model["status"]).lstrip(":, ")
+    return models, timing

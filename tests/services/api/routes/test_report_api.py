@@ -176,6 +176,10 @@ async def test_dashboard_renders_for_a_viewer_with_its_charts_and_data(api):
     # "to" is inclusive: the whole of May, the same report as the JSON endpoint's
     assert data == (await api.get("/v1/reports/recovery", params=MAY)).json()
     assert "Recovered revenue</th><td>321.00 USD" in page
+    models = re.search(r'<section class="card" id="model-status">(.*?)</section>', page, re.S).group(1)
+    shown = " ".join(re.sub(r"<[^>]+>", " ", models).split())
+    assert "policy · Alert training is overdue" in shown  # the status once, as its badge, then why
+    assert not re.search(r"\b(Learning|Active|Alert):? \1\b", shown)
     assert "Incentive cost</th><td>0.00 USD estimated, on 0 recoveries with a code (net revenue 321.00 USD)" in page
     assert 'href="/v1/reports/recovery.csv?since=2024-05-01T00%3A00%3A00%2B00%3A00&amp;until=2024-06-01' in page
 
