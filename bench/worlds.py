@@ -144,8 +144,9 @@ def open_decisions(log: SimulationResult, carts, closed: set, now) -> Pending:
         decided_h=(pending["decided_at"] - pending["cart_id"].map(abandoned)).dt.total_seconds() / 3600,
         elapsed_h=(now - pending["cart_id"].map(abandoned)).dt.total_seconds() / 3600,
     )
-    won = decisions[decisions["cart_id"].isin(closed) & (decisions["reward"] > 0)]
-    recovered_h = (won["cart_id"].map(order_at) - won["cart_id"].map(abandoned)).dt.total_seconds() / 3600
+    # the delays of the closed recovered treated carts, one per cart, as the service's loader takes them
+    won = [o.cart_id for o in log.outcomes if o.recovered and not o.holdout and o.cart_id in closed]
+    recovered_h = (order_at[won] - abandoned[won]).dt.total_seconds() / 3600
     return Pending(pending, recovered_h.to_numpy())
 
 

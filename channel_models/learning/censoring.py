@@ -24,24 +24,33 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+MIN_RECOVERIES = 30  # closed recoveries before their delays are trusted to discount open carts
+
 
 @dataclass(frozen=True)
 class Pending:
     """The decisions of carts whose window is open: the decisions frame's columns (``reward`` 1.0
-    when the cart was recovered after the decision already, else 0.0: not yet) plus ``decided_h``
+    when the cart was recovered after the decision already, else 0.0: not yet, or never when
+    ``ended`` - a journey already over, cancelled or superseded by a newer cart) plus ``decided_h``
     (hours from abandonment to the decision) and ``elapsed_h`` (to now); and ``recovered_h``, the
-    hours from abandonment to the order of every recovered decision whose window has closed."""
+    hours from abandonment to the order of every recovered treated cart whose window has closed."""
 
     decisions: pd.DataFrame
     recovered_h: np.ndarray
+
+    @property
+    def usable(self) -> bool:
+        """Whether there are open decisions and enough closed recoveries to know the delay."""
+        return len(self.decisions) > 0 and len(self.recovered_h) >= MIN_RECOVERIES
 
     def rewards(self, p: np.ndarray) -> np.ndarray:
         """Each open decision's reward: 1.0 when already recovered, else its chance of still being
         recovered given the reward model's estimate ``p`` for it."""
         frame = self.decisions
         share = elapsed_share(frame["decided_h"].to_numpy(), frame["elapsed_h"].to_numpy(), self.recovered_h)
-        known = frame["reward"].to_numpy(dtype=np.float64) > 0
-        return np.where(known, 1.0, pending_reward(p, share))
+        reward = frame["reward"].to_numpy(dtype=np.float64)
+        ended = frame["ended"].to_numpy(dtype=bool) if "ended" in frame else np.zeros(len(frame), dtype=bool)
+        return np.where((reward > 0) | ended, reward, pending_reward(p, share))
 
 
 def elapsed_share(decided_h: np.ndarray, elapsed_h: np.ndarray, recovered_h: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ TRAIN_SHARE = 0.8
 RATE_DAYS = 14  # per-day rates over this many recent days estimate when a model can activate
 
 
-LABEL_SOURCES = ("survey", "recovered_message")
+LABEL_SOURCES = ("survey",)  # the shoppers' answers: the only labels (services/store/frames/reason_labels.py)
 
 
 def time_split(frame: pd.DataFrame, column: str, share: float = TRAIN_SHARE) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -79,7 +79,7 @@ def print_outcome(state: RetrainState, console: Console) -> None:
     console.print(table)
     if state.result.open_decisions:
         console.print(
-            f"{state.result.open_decisions:,} decisions of carts whose attribution window is still open: "
-            "the policy learned from them as partial outcomes, no model was judged on them",
+            f"{state.result.open_decisions:,} decisions of carts whose attribution window is still open (or whose "
+            "outcome is not recorded yet): partial outcomes for the policy's reward model, never judged on",
             highlight=False,
         )

@@ -152,16 +152,16 @@ def _address_sharers(session: Session, cart: Cart) -> dict[str, set[str]]:
 def _incentives_received(
     session: Session, settings: Settings, cart: Cart, now: datetime, sharers: dict[str, set[str]]
 ) -> int:
-    """Incentives sent within the cap's days to this shopper: their carts, this cart, and the carts
-    of every customer record sharing one of their addresses (a guest checkout with the same e-mail
-    is the same shopper fishing for another code)."""
+    """Incentives given within the cap's days to this shopper - sent, or planned and on their way -
+    on their carts, this cart, and the carts of every customer record sharing one of their
+    addresses (a guest checkout with the same e-mail is the same shopper fishing for another code)."""
     if settings.incentive_cap <= 0:
         return 0
     since = now - timedelta(days=settings.incentive_cap_days)
     if not cart.customer_id:
-        return int(run(session, prepared.incentives_sent_for_cart, cart_id=cart.id, since=since).scalar_one())
+        return int(run(session, prepared.incentives_for_cart, cart_id=cart.id, since=since).scalar_one())
     customers = sorted({cart.customer_id}.union(*sharers.values()))
-    return int(run(session, prepared.incentives_sent_to_customers, customers=customers, since=since).scalar_one())
+    return int(run(session, prepared.incentives_to_customers, customers=customers, since=since).scalar_one())
 
 
 def _sent_history(

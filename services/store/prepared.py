@@ -272,28 +272,33 @@ def sent_to_customers(_d):
     )
 
 
-def _incentives_sent(which):
-    m, d = Message.__table__, Decision.__table__
+def _incentives_given(which):
+    """Touches with an incentive decided since `since`, for the carts `which` selects, that were sent
+    or are still on their way (no message yet, the journey running): a code planned for a guest
+    checkout with the same e-mail counts before it leaves, so two carts cannot both be given one."""
+    m, d, c = Message.__table__, Decision.__table__, Cart.__table__
+    message = and_(m.c.cart_id == d.c.cart_id, m.c.touch == d.c.touch, m.c.decision_id == d.c.id)
     return (
         select(func.count())
-        .select_from(m.join(d, d.c.id == m.c.decision_id))
-        .where(which, m.c.status == "sent", m.c.sent_at >= bindparam("since"), d.c.incentive.is_not(None))
-    )
-
-
-def incentives_sent_to_customers(_d):
-    """How many messages carrying an incentive were sent since `since` for these customers' carts."""
-    c = Cart.__table__
-    return _incentives_sent(
-        Message.__table__.c.cart_id.in_(
-            select(c.c.id).where(c.c.customer_id.in_(bindparam("customers", expanding=True))).scalar_subquery()
+        .select_from(d.join(c, c.c.id == d.c.cart_id).outerjoin(m, message))
+        .where(
+            which(c),
+            d.c.incentive.is_not(None),
+            d.c.stop.is_(False),
+            d.c.decided_at >= bindparam("since"),
+            or_(m.c.status == "sent", and_(m.c.id.is_(None), c.c.journey_state != "done")),
         )
     )
 
 
-def incentives_sent_for_cart(_d):
+def incentives_to_customers(_d):
+    """How many incentives these customers' carts were given since `since` (see _incentives_given)."""
+    return _incentives_given(lambda c: c.c.customer_id.in_(bindparam("customers", expanding=True)))
+
+
+def incentives_for_cart(_d):
     """The same for one cart (a guest's, with no customer record)."""
-    return _incentives_sent(Message.__table__.c.cart_id == bindparam("cart_id"))
+    return _incentives_given(lambda c: c.c.id == bindparam("cart_id"))
 
 
 def sent_for_cart(_d):

@@ -207,7 +207,7 @@ def train_policy(
         encode_frame(train), train["action"].to_numpy(dtype=np.intp), train["reward"].to_numpy(dtype=np.float64)
     )
     rows_pending = 0
-    if pending is not None and len(pending.decisions) and isinstance(model, FactorModel):
+    if pending is not None and pending.usable and isinstance(model, FactorModel):
         open_X = encode_frame(pending.decisions)
         open_actions = pending.decisions["action"].to_numpy(dtype=np.intp)
         partial = pending.rewards(model.predict(open_X, open_actions))

@@ -5,8 +5,9 @@ Only carts whose outcome is final count: a cart still waiting for its order has 
 and with `closed_before` (the retraining passes now minus the attribution window) a cart abandoned
 later is left out even when it has already been recovered - a recovery reports at once, a loss
 only when the window closes, so keeping the early recoveries of open carts would make the newest
-slice look far better than it is. `TrainingFrames.open_decisions` / `open_carts` count what was
-left out that way (the training report shows them), and with `until` too the open carts'
+slice look far better than it is. `TrainingFrames.open_decisions` counts the decisions left out
+that way, and those of carts past their window whose outcome is not recorded yet (the training
+report shows it), and with `until` too the open carts'
 decisions come apart as `pending`: what is known of them by then, which the policy's reward model
 learns from as partial outcomes (channel_models/learning/censoring.py). Each row
 comes back from the database as one CSV line with its flat feature row, read in chunks into
@@ -21,7 +22,7 @@ is gone).
 
 Column order and dtypes match the in-process simulator's frames (channel_models/simulator/result.py):
 `touch` is a decision column and a feature, so one column; in the labels frame `source` names
-the label's origin (survey, recovered_message), which shadows the traffic-source feature of the
+the label's origin ("survey"), which shadows the traffic-source feature of the
 same name (channel_models.learning.frames.label_features knows).
 """
 
@@ -47,7 +48,6 @@ class TrainingFrames:
     carts: pd.DataFrame
     labels: pd.DataFrame
     open_decisions: int = 0  # decisions before `until` whose cart's outcome is not final
-    open_carts: int = 0  # abandoned carts before `until` whose outcome is not final
     pending: Pending | None = None  # the open carts' decisions as partial outcomes (with `closed_before`)
 
 
@@ -71,7 +71,7 @@ def load_frames(
         }
         pending = _pending(columns, still_open, ended, until)
     decisions, left_out = _decisions(columns, ended)
-    return TrainingFrames(decisions, _carts(ended), _labels(engine, until), left_out, int((~final).sum()), pending)
+    return TrainingFrames(decisions, _carts(ended), _labels(engine, until), left_out, pending)
 
 
 def _naive(moment: datetime) -> np.datetime64:
@@ -216,9 +216,11 @@ def _pending(
     """The open carts' decisions with what is known by `until` (reward 1 when the order came
     already), and the closed recoveries' delays from abandonment."""
     frame, _ = _decisions(columns, still_open, keep=True)
-    since = _utc(still_open["abandoned_at"][pd.Index(still_open["cart_id"]).get_indexer(frame["cart_id"])])
+    cart = pd.Index(still_open["cart_id"]).get_indexer(frame["cart_id"])
+    since = _utc(still_open["abandoned_at"][cart])
     frame["decided_h"] = (pd.DatetimeIndex(frame["decided_at"]) - since).total_seconds().to_numpy() / 3600
     frame["elapsed_h"] = (pd.Timestamp(utc(until)) - since).total_seconds().to_numpy() / 3600
+    frame["ended"] = still_open["ended"][cart]  # over before its window closed (cancelled, superseded)
     won = ~np.isnat(ended["recovered_at"]) & ~ended["holdout"]  # recovered after a message
     delay = _utc(ended["recovered_at"][won]) - _utc(ended["abandoned_at"][won])
     return Pending(frame, delay.total_seconds().to_numpy(dtype=np.float64) / 3600)

@@ -124,7 +124,7 @@ class ReasonLabel(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     cart_id: str = Field(foreign_key="carts.id", max_length=32)
     reason: str = Field(max_length=20)
-    source: str = Field(max_length=20)  # survey, recovered_message
+    source: str = Field(max_length=20)  # survey (recovered_message: written by versions before 2026-12-07, not read)
     recorded_at: datetime
 
 

@@ -45,6 +45,17 @@ def test_partial_rewards_are_unbiased_where_not_yet_counted_as_a_loss_is_not():
     assert known.mean() < 0.25  # what counting "not yet" as a loss would have learned
 
 
+def test_a_journey_already_over_is_final_and_too_few_closed_recoveries_teach_no_delay():
+    frame = pd.DataFrame(
+        {"reward": [0.0, 0.0, 1.0], "decided_h": 0.0, "elapsed_h": [10.0, 10.0, 10.0], "ended": [False, True, True]}
+    )
+    closed = np.linspace(1.0, 100.0, 40)
+    rewards = Pending(frame, closed).rewards(np.full(3, 0.3))
+    assert 0 < rewards[0] < 0.3 and rewards[1] == 0.0 and rewards[2] == 1.0  # cancelled / superseded: lost
+    assert Pending(frame, closed).usable and not Pending(frame, closed[:5]).usable
+    assert not Pending(frame.head(0), closed).usable
+
+
 def test_a_factor_model_learns_the_eventual_rate_from_partial_rewards():
     X, actions, rewards = planted(20_000, seed=5)
     full = FactorModel(seed=1).fit(X, actions, rewards)

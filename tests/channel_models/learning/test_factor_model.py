@@ -140,3 +140,20 @@ def test_posterior_draws_are_seeded_and_stored_with_the_model(fitted):
     loaded = load_artifact(*dump_artifact(model, b"k" * 32), b"k" * 32)
     assert not hasattr(loaded, "_draw_cache")
     np.testing.assert_allclose(loaded.draw_logits(X[:50]), model.draw_logits(X[:50]))
+
+
+def test_posterior_draws_have_the_laplace_covariance(fitted):
+    """The draws' spread is the inverse of the negative log posterior's Hessian at the mode,
+    Z' W Z + I / C in the standardised design (C: the prior's variance), recomputed here."""
+
+    model, (X, actions, rewards) = fitted
+    rows = np.arange(len(X))
+    Z = (design(X, rows, actions) - model.mean_) / model.scale_
+    Z = np.hstack([Z, np.ones((len(Z), 1))])
+    p = 1 / (1 + np.exp(-(Z @ np.append(model.coef_, model.intercept_))))
+    hessian = (Z * (p * (1 - p))[:, None]).T @ Z + np.diag(np.append(np.full(Z.shape[1] - 1, 1 / model.C_), 1e-6))
+    expected = np.diag(np.linalg.inv(hessian))[:-1]
+    drawn = np.mean((model.coef_draws_ - model.coef_) ** 2, axis=0)  # about the mode, not their mean
+    ratio = drawn / expected
+    assert 0.85 < ratio.mean() < 1.15  # 245 coefficients x 32 draws: the mean ratio is within a few %
+    assert 0.5 < np.median(ratio) < 1.5

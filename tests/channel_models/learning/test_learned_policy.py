@@ -315,7 +315,7 @@ def test_thompson_exploration_goes_where_the_posterior_puts_the_best_action_and_
     assert weights.min() >= 0.5 / len(ACTIONS)  # the uniform half: every allowed action stays possible
     sms = np.array([a.channel == "sms" for a in ACTIONS])
     email = np.array([a.channel == "email" for a in ACTIONS])
-    assert weights[0, sms].sum() > 0.6 > 0.25  # mobile: most exploring draws try SMS (uniform: a quarter)
+    assert weights[0, sms].sum() > 0.6  # mobile: most exploring draws try SMS (uniform would give a quarter)
     assert weights[1, email].sum() > 0.6
 
 

@@ -228,6 +228,37 @@ def test_the_incentive_cap_counts_what_reached_the_shopper_under_any_record(engi
     assert context(engine, loner).incentives_received == 1
 
 
+def test_a_code_planned_but_not_sent_yet_counts_against_the_cap(engine):
+    """Two carts of one shopper planned at once cannot both be given a code: a planned touch with
+    an incentive counts while its journey runs, before its message leaves; not once the journey
+    ended without sending it."""
+    first = add_cart(engine, "first", NOW - DAY, customer="first", email="fisher@example.com")
+    guest = add_cart(engine, "guest", NOW - DAY, customer="guest-2", email="fisher@example.com")
+    with Session(engine) as session:
+        session.add(
+            Decision(
+                cart_id=first,
+                touch=2,
+                decided_at=NOW - timedelta(hours=2),
+                policy="t",
+                channel="email",
+                reason="price",
+                reason_confidence=0.5,
+                propensity=0.2,
+                bucket="Low",
+                incentive="discount",
+            )
+        )
+        session.commit()
+    assert context(engine, guest).incentives_received == 1
+    with Session(engine) as session:  # the shopper ordered before the touch left: no code went out
+        cart = session.get(Cart, first)
+        cart.journey_state = "done"
+        session.add(cart)
+        session.commit()
+    assert context(engine, guest).incentives_received == 0
+
+
 def test_every_plan_context_query_reads_through_an_index(sqlite_engine):
     """plan_touch and send_touch build this context on every touch: no query may scan a table
     whose size grows with the shop."""

@@ -165,7 +165,7 @@ def test_carts_whose_attribution_window_is_open_are_left_out_even_when_recovered
     frames = load_frames(engine, until=T0 + 150 * H, closed_before=T0 + 30 * H)
     assert list(frames.decisions["cart_id"]) == [key("old_lost")]
     assert list(frames.carts["cart_id"]) == [key("old_lost")]
-    assert (frames.open_decisions, frames.open_carts) == (3, 2)
+    assert frames.open_decisions == 3
     # ...but what is known of them comes as partial outcomes: new_won's order came after both
     # touches, new_running's not yet; the closed recoveries' delays (none here: old_lost was lost)
     pending = frames.pending.decisions
@@ -183,7 +183,7 @@ def test_carts_whose_attribution_window_is_open_are_left_out_even_when_recovered
     assert list(later.pending.recovered_h) == [12.0]  # new_won: ordered 12 h after it was left
     everything = load_frames(engine, until=T0 + 150 * H)  # without the cut: the ended journeys
     assert sorted(everything.carts["cart_id"]) == sorted([key("new_won"), key("old_lost")])
-    assert (everything.open_decisions, everything.open_carts) == (1, 1)
+    assert everything.open_decisions == 1
 
 
 def test_an_empty_database_gives_empty_frames_with_the_columns(engine):
