@@ -143,6 +143,7 @@ def open_decisions(log: SimulationResult, carts, closed: set, now) -> Pending:
         reward=((ordered <= now) & (ordered >= pending["decided_at"])).astype(float),
         decided_h=(pending["decided_at"] - pending["cart_id"].map(abandoned)).dt.total_seconds() / 3600,
         elapsed_h=(now - pending["cart_id"].map(abandoned)).dt.total_seconds() / 3600,
+        ended=False,  # in process a journey ends only by its order (known above) or its window
     )
     # the delays of the closed recovered treated carts, one per cart, as the service's loader takes them
     won = [o.cart_id for o in log.outcomes if o.recovered and not o.holdout and o.cart_id in closed]

@@ -49,7 +49,7 @@ class Pending:
         frame = self.decisions
         share = elapsed_share(frame["decided_h"].to_numpy(), frame["elapsed_h"].to_numpy(), self.recovered_h)
         reward = frame["reward"].to_numpy(dtype=np.float64)
-        ended = frame["ended"].to_numpy(dtype=bool) if "ended" in frame else np.zeros(len(frame), dtype=bool)
+        ended = frame["ended"].to_numpy(dtype=bool)
         return np.where((reward > 0) | ended, reward, pending_reward(p, share))
 
 

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from channel_models.actions import ACTIONS
 from channel_models.compliance.action_mask import NO_INCENTIVE_BUCKETS, action_mask
@@ -152,7 +153,7 @@ class LearnedPolicy:
         for start in range(0, len(X), BLOCK):
             logits = model.draw_logits(X[start : start + BLOCK])
             rows, draws, _ = logits.shape
-            p = (1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))).reshape(rows * draws, N_ACTIONS).astype(np.float64)
+            p = expit(logits.astype(np.float64)).reshape(rows * draws, N_ACTIONS)
             ok = np.repeat(allowed[start : start + BLOCK], draws, axis=0)
             value = self.objective(p, np.repeat(cart_value[start : start + BLOCK], draws))
             best, *_ = choose(p, np.where(ok, value, -np.inf), ok, self.min_incentive_lift)

@@ -53,6 +53,7 @@ def recovery_report(
     Economics.incentive_costs; the defaults' when None)."""
     scope = ReportScope(shop, since, until)
     incentives = incentive_rows(session, scope, incentive_costs or Economics().incentive_costs())
+    incentive_cost = round(float(sum(row["estimated_cost"] for row in incentives)), 2)
     counts = cart_counts(session, scope)
     touches = touch_counts(session, scope)
 
@@ -71,10 +72,8 @@ def recovery_report(
         "messages_sent": messages,
         "revenue_per_message": ratio(treated.revenue_cents / 100, messages),
         "incentives": incentives,
-        "incentive_cost": round(float(sum(row["estimated_cost"] for row in incentives)), 2),
-        "recovered_revenue_net_of_incentives": round(
-            treated.revenue_cents / 100 - sum(row["estimated_cost"] for row in incentives), 2
-        ),
+        "incentive_cost": incentive_cost,
+        "recovered_revenue_net_of_incentives": round(treated.revenue_cents / 100 - incentive_cost, 2),
         "time_to_recovery": {
             "recoveries": treated.ttr_n,
             "median_hours": round(median_s / 3600, 2) if median_s is not None else None,

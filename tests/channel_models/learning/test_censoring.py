@@ -39,7 +39,7 @@ def test_partial_rewards_are_unbiased_where_not_yet_counted_as_a_loss_is_not():
     closed_h = np.minimum(rng.exponential(20.0, 50_000), WINDOW_H - 1e-6)  # the closed carts' delays
     elapsed = rng.uniform(0.0, WINDOW_H, n)
     known = recovered & (delay <= elapsed)
-    frame = pd.DataFrame({"reward": known.astype(float), "decided_h": 0.0, "elapsed_h": elapsed})
+    frame = pd.DataFrame({"reward": known.astype(float), "decided_h": 0.0, "elapsed_h": elapsed, "ended": False})
     partial = Pending(frame, closed_h).rewards(np.full(n, 0.3))
     assert partial.mean() == pytest.approx(0.3, abs=0.005)
     assert known.mean() < 0.25  # what counting "not yet" as a loss would have learned

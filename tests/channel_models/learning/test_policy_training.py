@@ -317,7 +317,7 @@ def test_the_open_carts_teach_as_partial_outcomes_without_the_not_yet_bias(frame
     eventual = opened["reward"].to_numpy()
     delay, elapsed = rng.exponential(20.0, len(opened)), rng.uniform(0.0, 120.0, len(opened))
     so_far = opened.assign(reward=((eventual > 0) & (delay <= elapsed)).astype(float))
-    pending = Pending(so_far.assign(decided_h=0.0, elapsed_h=elapsed), rng.exponential(20.0, 5_000))
+    pending = Pending(so_far.assign(decided_h=0.0, elapsed_h=elapsed, ended=False), rng.exponential(20.0, 5_000))
     params = dict(seed=3, epsilon=0.1, min_incentive_lift=0.02)
 
     as_losses = train_policy(pd.concat([train, so_far]), evaluate, **params).model

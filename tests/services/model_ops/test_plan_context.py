@@ -58,24 +58,29 @@ def add_order(engine, token, order_id, placed, value="15.00", customer="cust-1")
     store_event(engine, CFG, SHOP, "generic", event, placed)
 
 
+def add_decision(session, key, touch, channel, *, decided_at=NOW - 10 * DAY, incentive=None) -> Decision:
+    decision = Decision(
+        cart_id=key,
+        touch=touch,
+        decided_at=decided_at,
+        policy="t",
+        channel=channel,
+        reason="price",
+        reason_confidence=0.5,
+        propensity=0.2,
+        bucket="Low",
+        incentive=incentive,
+    )
+    session.add(decision)
+    session.flush()
+    return decision
+
+
 def add_message(
     engine, key, touch, channel, *, status="sent", clicked=None, sent_at=NOW - 10 * DAY, incentive=None
 ) -> None:
     with Session(engine) as session:
-        decision = Decision(
-            cart_id=key,
-            touch=touch,
-            decided_at=NOW - 10 * DAY,
-            policy="t",
-            channel=channel,
-            reason="price",
-            reason_confidence=0.5,
-            propensity=0.2,
-            bucket="Low",
-            incentive=incentive,
-        )
-        session.add(decision)
-        session.flush()
+        decision = add_decision(session, key, touch, channel, incentive=incentive)
         session.add(
             Message(
                 idempotency_key=f"{key}/{touch}",
@@ -234,21 +239,8 @@ def test_a_code_planned_but_not_sent_yet_counts_against_the_cap(engine):
     ended without sending it."""
     first = add_cart(engine, "first", NOW - DAY, customer="first", email="fisher@example.com")
     guest = add_cart(engine, "guest", NOW - DAY, customer="guest-2", email="fisher@example.com")
-    with Session(engine) as session:
-        session.add(
-            Decision(
-                cart_id=first,
-                touch=2,
-                decided_at=NOW - timedelta(hours=2),
-                policy="t",
-                channel="email",
-                reason="price",
-                reason_confidence=0.5,
-                propensity=0.2,
-                bucket="Low",
-                incentive="discount",
-            )
-        )
+    with Session(engine) as session:  # planned two hours ago, no message yet
+        add_decision(session, first, 2, "email", decided_at=NOW - timedelta(hours=2), incentive="discount")
         session.commit()
     assert context(engine, guest).incentives_received == 1
     with Session(engine) as session:  # the shopper ordered before the touch left: no code went out
